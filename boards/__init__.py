@@ -1,0 +1,1 @@
+"""Packaging marker only: this file is not deployed to boards."""

@@ -1,0 +1,1 @@
+"""The afbms application: sampler, protection, estimator, detector, log, link."""

@@ -1,0 +1,3 @@
+from afbms.cli import main
+
+raise SystemExit(main())

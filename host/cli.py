@@ -1,0 +1,159 @@
+"""The ``afbms`` command line: a thin dispatch table over the library.
+
+Every handler takes the parsed arguments and returns an exit code. User and
+device errors are raised as :class:`CliError` (or a library error listed in
+``_USER_ERRORS``) and end as one line on stderr with a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from afbms import __version__
+
+
+class CliError(Exception):
+    """A user mistake or device problem: printed as one line, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from afbms.describe import catalogue, render_catalogue
+
+    cat = catalogue()
+    if args.json:
+        print(json.dumps(cat, indent=1))
+    else:
+        print(render_catalogue(cat))
+    return 0
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from afbms.describe import decode_stream
+
+    if args.file:
+        path = Path(args.file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    else:
+        if not args.hex:
+            raise CliError("give hex frames or --file CAPTURE")
+        try:
+            data = bytes.fromhex("".join(args.hex))
+        except ValueError as exc:
+            raise CliError(f"not hex: {exc}") from exc
+    frames, stats = decode_stream(data)
+    if args.json:
+        print(json.dumps({"frames": frames, "stats": stats}, indent=1))
+    else:
+        for frame in frames:
+            fields = " ".join(f"{k}={v}" for k, v in frame["payload"].items())
+            print(f"{frame['msg_type']} seq={frame['seq']} flags={frame['flags']} {fields}")
+        print(f"{stats['accepted']} frames, {stats['rejected']} rejected", file=sys.stderr)
+    return 0 if stats["accepted"] or not data else 1
+
+
+def _cmd_codegen(args: argparse.Namespace) -> int:
+    from afbms.protocol import codegen
+
+    return codegen.main(["--check"] if args.check else [])
+
+
+def _cmd_vectors(args: argparse.Namespace) -> int:
+    from afbms.protocol import vectors
+
+    return vectors.main(["--check"] if args.check else [])
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from afbms.demo import run_demo
+
+    return run_demo(out_dir=Path(args.out), samples=args.samples)
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="afbms",
+        description="Battery management for anode-free solid-state cells: host tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"afbms {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("describe", help="print the protocol's message catalogue")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("decode", help="decode captured frames (hex or a binary capture)")
+    p.add_argument("hex", nargs="*", help="hex bytes of one or more COBS frames")
+    p.add_argument("--file", help="binary capture of the serial stream")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("codegen", help="regenerate firmware/bms/wire.py from protocol/")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+
+    p = sub.add_parser("vectors", help="regenerate the golden vectors")
+    p.add_argument("--check", action="store_true", help="exit 1 if they are stale")
+
+    p = sub.add_parser("demo", help="run the end-to-end demo in the MicroPython VM")
+    p.add_argument("--out", default="out/demo", help="folder for the demo's outputs")
+    p.add_argument(
+        "--samples", type=_int_at_least(8), default=120, help="telemetry samples to simulate"
+    )
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "describe": _cmd_describe,
+    "decode": _cmd_decode,
+    "codegen": _cmd_codegen,
+    "vectors": _cmd_vectors,
+    "demo": _cmd_demo,
+}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from afbms.mpvm import VmError
+
+    return (CliError, VmError, OSError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("afbms: interrupted", file=sys.stderr)
+        return 130
+    except _user_errors() as exc:
+        print(f"afbms {args.command}: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

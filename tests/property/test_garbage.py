@@ -4,12 +4,12 @@ both resynchronise at the next delimiter, and no damaged frame is accepted."""
 import random
 
 import pytest
-from bms import wire
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from afbms.protocol.enums import MsgType
 from afbms.protocol.frame import FrameReader, encode_frame
+from bms import wire
 from tests.codec_util import feed_firmware
 
 TEMPLATES = [

@@ -1,8 +1,9 @@
 """The firmware's COBS agrees byte for byte with the host's COBS library."""
 
 import pytest
-from bms import wire
 from cobs import cobs
+
+from bms import wire
 
 EDGES = {
     "empty": b"",

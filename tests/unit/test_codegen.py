@@ -1,7 +1,6 @@
 """The committed firmware codec is exactly what the generator makes from protocol/."""
 
 import pytest
-from bms import wire
 
 from afbms.protocol import codegen
 from afbms.protocol.enums import CODEGEN_PREFIX, MsgType
@@ -10,6 +9,7 @@ from afbms.protocol.layout import LOG_RECORD_LAYOUT, MESSAGE_LAYOUTS
 from afbms.protocol.messages import PAYLOADS
 from afbms.protocol.schema import SCHEMA_HASH
 from afbms.protocol.version import PROTOCOL_VERSION
+from bms import wire
 
 
 def test_committed_wire_py_is_fresh():

@@ -1,8 +1,7 @@
 """CRC-16/CCITT-FALSE: the documented check value, host and firmware alike."""
 
-from bms import wire
-
 from afbms.protocol.crc import CRC16_CHECK, crc16, crc16_table
+from bms import wire
 
 CHECK_INPUT = b"123456789"
 

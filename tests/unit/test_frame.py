@@ -1,7 +1,6 @@
 """Framing on both sides: unknown types, newer minors, damaged frames."""
 
 import pytest
-from bms import wire
 from cobs import cobs
 
 from afbms.protocol.crc import crc16
@@ -18,6 +17,7 @@ from afbms.protocol.frame import (
     parse_frame,
 )
 from afbms.protocol.version import PROTOCOL_MAJOR
+from bms import wire
 from tests import codec_util
 
 ACK = {"acked_type": MsgType.COMMAND}

@@ -1,0 +1,1 @@
+"""Register-level emulators of the sensor chips (MicroPython-compatible)."""

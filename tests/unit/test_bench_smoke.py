@@ -28,3 +28,9 @@ def test_wire_bench_prints_efficiency():
 @pytest.mark.vm
 def test_vm_alloc_bench_prints_figure():
     assert "TELEMETRY encode:" in run_bench("bench_vm_alloc.py", "--quick")
+
+
+@pytest.mark.vm
+def test_vm_sample_bench_prints_figures():
+    out = run_bench("bench_vm_sample.py", "--quick")
+    assert "heap bytes per sample" in out and "per-sample / reference" in out

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from afbms import __version__
+from afbms.commands import add_board_commands
 
 
 class CliError(Exception):
@@ -116,11 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("vectors", help="regenerate the golden vectors")
     p.add_argument("--check", action="store_true", help="exit 1 if they are stale")
 
+    board_commands = add_board_commands(sub)
+
     p = sub.add_parser("demo", help="run the end-to-end demo in the MicroPython VM")
     p.add_argument("--out", default="out/demo", help="folder for the demo's outputs")
     p.add_argument(
         "--samples", type=_int_at_least(8), default=120, help="telemetry samples to simulate"
     )
+    parser.set_defaults(board_commands=board_commands)
     return parser
 
 
@@ -133,10 +137,29 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from afbms.mpvm import VmError
+# Exit codes: 1 failure, 2 a user mistake, 3 the port, 4 the board (no answer,
+# refused, other protocol declarations), 130 interrupted.
+EXIT_USER, EXIT_PORT, EXIT_DEVICE = 2, 3, 4
 
-    return (CliError, VmError, OSError)
+
+def _exit_code(exc: BaseException) -> int | None:
+    """The exit code of an error meant for the user, or None for a bug."""
+    from afbms.cellconfig import ConfigError
+    from afbms.device import DeviceError
+    from afbms.mpvm import VmError
+    from afbms.transport import TransportError
+
+    if isinstance(exc, CliError):
+        return exc.code
+    if isinstance(exc, ConfigError):
+        return EXIT_USER
+    if isinstance(exc, TransportError):
+        return EXIT_PORT
+    if isinstance(exc, DeviceError):
+        return EXIT_DEVICE
+    if isinstance(exc, VmError | OSError):
+        return 1
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,14 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    handler = COMMANDS.get(args.command) or args.board_commands[args.command]
     try:
-        return COMMANDS[args.command](args)
+        return handler(args)
     except KeyboardInterrupt:
         print("afbms: interrupted", file=sys.stderr)
         return 130
-    except _user_errors() as exc:
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise
         print(f"afbms {args.command}: {exc}", file=sys.stderr)
-        return getattr(exc, "code", 1)
+        return code
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ class FastStats:
     bad_records: int = 0  # record CRC mismatch (torn by a power cut, say)
 
 
-def _unframe(chunk: bytes) -> bytes | None:
+def unframe(chunk: bytes) -> bytes | None:
     """COBS-decode and check CRC and length; None if the frame is damaged."""
     try:
         raw = cobs.decode(chunk)
@@ -81,7 +81,7 @@ class FastDecoder:
         for chunk in data.split(b"\0"):
             if not chunk:
                 continue
-            raw = _unframe(chunk)
+            raw = unframe(chunk)
             msg_struct = self._structs.get(raw[1]) if raw is not None else None
             if raw is None or msg_struct is None or raw[5] | raw[6] << 8 < msg_struct.size:
                 self.stats.bad_frames += 1
@@ -98,7 +98,7 @@ def decode_log_pages(data: bytes, stats: FastStats | None = None) -> np.ndarray:
     for chunk in data.split(b"\0"):
         if not chunk:
             continue
-        raw = _unframe(chunk)
+        raw = unframe(chunk)
         if raw is None or raw[1] != MsgType.LOG_DATA:
             stats.bad_frames += 1
             continue

@@ -1,0 +1,201 @@
+"""Board commands of the CLI (info, config): thin handlers over afbms.device.
+
+Each handler opens the port, says HELLO, does its work and closes the port in
+``finally``. Output is human text, or JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from afbms.cellconfig import (
+    ConfigError,
+    check,
+    format_value,
+    from_toml,
+    key_by_name,
+    parse_value,
+    to_toml,
+    unit_of,
+)
+from afbms.device import Device
+from afbms.protocol.enums import Capability, ConfigKey, ConfigStatus
+from afbms.transport import SerialTransport, find_port
+
+
+def add_port_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", help="serial port (default: the one connected board)")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for answers")
+
+
+@contextmanager
+def connected(args: argparse.Namespace) -> Iterator[Device]:
+    """A Device with an open session; the port is closed whatever happens."""
+    transport = SerialTransport(find_port(args.port))
+    device = Device(transport, timeout=args.timeout)
+    try:
+        device.hello()
+        yield device
+    finally:
+        device.close()
+
+
+def _describe_info(info: dict[str, Any]) -> dict[str, Any]:
+    caps = Capability(info["capabilities"])
+    return {
+        "board": info["board"],
+        "device_id": info["device_id"].hex(),
+        "firmware": f"{info['fw_major']}.{info['fw_minor']}.{info['fw_patch']}",
+        "protocol": f"{info['protocol_version'] >> 4}.{info['protocol_version'] & 15}",
+        "schema_hash": f"0x{info['schema_hash']:08X}",
+        "capabilities": [c.name.lower() for c in Capability if c in caps],
+        "uptime_s": info["uptime_s"],
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with connected(args) as device:
+        assert device.info is not None
+        described = _describe_info(device.info)
+    if args.json:
+        print(json.dumps(described, indent=1))
+    else:
+        for name, value in described.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            print(f"{name:<13} {shown}")
+    return 0
+
+
+def _config_rows(values: dict[Any, int]) -> list[dict[str, Any]]:
+    rows = []
+    for key in sorted(values, key=int):
+        try:
+            k = ConfigKey(key)
+        except ValueError:
+            continue
+        unit = unit_of(k)
+        rows.append(
+            {
+                "key": k.name.lower(),
+                "value": values[key],
+                "unit": unit.symbol if unit else "",
+                "shown": format_value(k, values[key]),
+            }
+        )
+    return rows
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    actions: dict[str, Callable[[argparse.Namespace], int]] = {
+        "get": _config_get,
+        "set": _config_set,
+        "export": _config_export,
+        "import": _config_import,
+    }
+    return actions[args.action](args)
+
+
+def _config_get(args: argparse.Namespace) -> int:
+    key = key_by_name(args.key) if args.key else None
+    with connected(args) as device:
+        values = device.config_get(key)
+    rows = _config_rows(values)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for row in rows:
+            print(f"{row['key']:<20} {row['shown']:>12}   ({row['value']} {row['unit']})")
+    return 0
+
+
+def parse_assignments(items: list[str]) -> dict[ConfigKey, int]:
+    changes = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"expected key=value, got {item!r}")
+        key = key_by_name(name)
+        changes[key] = parse_value(key, text)
+    return changes
+
+
+def _apply(device: Device, changes: dict[ConfigKey, int]) -> list[str]:
+    """Validate on the host (the firmware's own rules), then set each key on the board."""
+    current = device.config_get()
+    check({int(k): v for k, v in current.items()}, changes)
+    done = []
+    for key, value in changes.items():
+        status, now = device.config_set(key, value)
+        if status != ConfigStatus.OK:
+            name = status.name if isinstance(status, ConfigStatus) else status
+            raise ConfigError(f"board refused {key.name.lower()} = {format_value(key, value)}: "
+                              f"{name} (still {format_value(key, now)})")  # fmt: skip
+        done.append(f"{key.name.lower()} = {format_value(key, now)}")
+    return done
+
+
+def _config_set(args: argparse.Namespace) -> int:
+    changes = parse_assignments(args.assignments)
+    if not changes:
+        raise ConfigError("nothing to set: give key=value pairs")
+    with connected(args) as device:
+        for line in _apply(device, changes):
+            print(line)
+    return 0
+
+
+def _config_export(args: argparse.Namespace) -> int:
+    with connected(args) as device:
+        values = device.config_get()
+        assert device.info is not None
+        meta = _describe_info(device.info)
+    keep = ("board", "device_id", "firmware", "schema_hash")
+    text = to_toml(values, {name: meta[name] for name in keep})
+    out = Path(args.file)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror}") from exc
+    print(f"wrote {len(values)} keys to {out}")
+    return 0
+
+
+def _config_import(args: argparse.Namespace) -> int:
+    values, unknown = from_toml(Path(args.file))
+    for name in unknown:
+        print(f"skipped {name}: this afbms does not know it")
+    with connected(args) as device:
+        current = device.config_get()
+        changes = {k: v for k, v in values.items() if current.get(k) != v}
+        for line in _apply(device, changes):
+            print(line)
+    print(f"{len(changes)} changed, {len(values) - len(changes)} already so")
+    return 0
+
+
+def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+    p = sub.add_parser("info", help="who is on the port: board, firmware, protocol")
+    add_port_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("config", help="read or change the cell configuration on the board")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("get", help="all keys, or one")
+    a.add_argument("key", nargs="?", help="e.g. v_max")
+    a.add_argument("--json", action="store_true")
+    add_port_options(a)
+    a = actions.add_parser("set", help="key=value ... (units welcome: v_max=4.25V)")
+    a.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    add_port_options(a)
+    a = actions.add_parser("export", help="write the board's config to a TOML file")
+    a.add_argument("file")
+    add_port_options(a)
+    a = actions.add_parser("import", help="apply a TOML file (validated as a whole first)")
+    a.add_argument("file")
+    add_port_options(a)
+    return {"info": cmd_info, "config": cmd_config}

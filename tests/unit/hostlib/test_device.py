@@ -1,0 +1,115 @@
+"""The protocol client against the real firmware app (in-process, virtual time)."""
+
+import numpy as np
+import pytest
+
+from afbms.device import Device, DeviceTimeout, ProtocolMismatch, Refused
+from afbms.protocol.enums import Command, ConfigKey, ConfigStatus, ErrorCode, MsgType, State
+from afbms.protocol.fast import FastStats
+from tests.unit.app.apprig import AppRig
+
+
+class AppTransport:
+    """Bytes to and from an App in this process; each read runs ~100 ms of its loop."""
+
+    def __init__(self, rig: AppRig) -> None:
+        self.rig = rig
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.rig.board.port.inject(data)
+
+    def read(self, timeout: float) -> bytes:
+        app, board = self.rig.app, self.rig.board
+        for _ in range(20):
+            app.link.poll()
+            wait = app.sampler.ms_until_due()
+            if wait <= 0:
+                app.step()
+            board.advance(5)
+        return board.port.take_tx()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SilentTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def read(self, timeout: float) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def device(tmp_path):
+    device = Device(AppTransport(AppRig(tmp_path)), timeout=2.0)
+    device.hello()
+    return device
+
+
+def test_hello_returns_the_board(device):
+    assert device.info["board"] == "bench" and device.info["device_id"] == bytes.fromhex(
+        "be0c4b0a7d000001"
+    )
+
+
+def test_config_get_all_lists_every_key(device):
+    values = device.config_get()
+    assert set(values) == set(ConfigKey)
+    assert values[ConfigKey.V_MAX_UV] == 4_250_000
+
+
+def test_config_set_ok_and_refused(device):
+    assert device.config_set(ConfigKey.V_MAX_UV, 4_300_000) == (ConfigStatus.OK, 4_300_000)
+    status, value = device.config_set(ConfigKey.V_MAX_UV, 9_000_000)
+    assert (status, value) == (ConfigStatus.OUT_OF_RANGE, 4_300_000)
+
+
+def test_refused_command_raises_with_its_reason(device):
+    with pytest.raises(Refused) as info:
+        device.command(0x55)
+    assert info.value.error == ErrorCode.UNKNOWN_COMMAND
+
+
+def test_telemetry_arrives_as_frames(device):
+    frames = list(device.frames(timeout=0.5))
+    telemetry = [f for f in frames if f.msg_type == MsgType.TELEMETRY]
+    assert telemetry and telemetry[-1].payload["state"] == State.IDLE
+
+
+def test_log_readout_in_numpy_pages(device):
+    device.frames(timeout=0.5)  # let some samples be logged
+    list(device.frames(timeout=1.0))
+    device.command(Command.FLUSH_LOG)
+    info = device.log_info()
+    stats = FastStats()
+    pages = list(device.read_log(info["first_seq"], info["next_seq"] - info["first_seq"],
+                                 stats=stats))  # fmt: skip
+    records = np.concatenate(pages)
+    assert len(records) == info["next_seq"] - info["first_seq"]
+    assert (np.diff(records["seq"]) == 1).all() and stats.bad_records == 0
+
+
+def test_log_read_past_end_is_refused(device):
+    info = device.log_info()
+    with pytest.raises(Refused) as excinfo:
+        list(device.read_log(info["next_seq"] + 100, 10))
+    assert excinfo.value.error == ErrorCode.LOG_RANGE
+
+
+def test_other_schema_is_refused(tmp_path, monkeypatch):
+    from bms import wire
+
+    monkeypatch.setattr(wire, "SCHEMA_HASH", wire.SCHEMA_HASH ^ 0x5A5A)
+    device = Device(AppTransport(AppRig(tmp_path)))
+    with pytest.raises(ProtocolMismatch):
+        device.hello()
+
+
+def test_silent_port_times_out():
+    with pytest.raises(DeviceTimeout):
+        Device(SilentTransport(), timeout=0.2).hello()

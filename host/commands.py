@@ -24,7 +24,7 @@ from afbms.cellconfig import (
     unit_of,
 )
 from afbms.device import Device
-from afbms.protocol.enums import Capability, ConfigKey, ConfigStatus
+from afbms.protocol.enums import Capability, Command, ConfigKey, ConfigStatus
 from afbms.transport import SerialTransport, find_port
 
 
@@ -178,6 +178,66 @@ def _config_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "name") and isinstance(value, int):
+        return value.name if value.name else int(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def cmd_readout(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from afbms.readout import readout
+    from afbms.store import Store
+
+    with connected(args) as device, Store.open(args.store) as store:
+        columns = (TextColumn("readout"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, transient=True, disable=args.json) as bar:
+            task = bar.add_task("readout", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = readout(device, store, progress)
+    summary = {k: getattr(result, k) for k in ("device", "asked_from", "next_seq", "received",
+                                                "new", "lost", "bad_records")}  # fmt: skip
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"device {result.device}: {result.new} new records ({result.received} read, "
+              f"{result.lost} no longer on the device), store {args.store}")  # fmt: skip
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from afbms.monitor import format_frame, monitor
+    from afbms.store import Store
+
+    def sink(kind: str, payload: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps({"kind": kind, **{k: _jsonable(v) for k, v in payload.items()}}),
+                  flush=True)  # fmt: skip
+        else:
+            print(format_frame(kind, payload), flush=True)
+
+    store = Store.open(args.store) if args.store else None
+    try:
+        with connected(args) as device:
+            if args.rate is not None:
+                device.command(Command.SET_TELEMETRY_PERIOD, args.rate)
+            counts = monitor(device, args.duration, sink, store=store)
+    finally:
+        if store is not None:
+            store.close()
+    if not args.json:
+        print(f"{counts['telemetry']} telemetry, {counts['estimate']} estimates, "
+              f"{counts['event']} events")  # fmt: skip
+    return 0
+
+
 def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     p = sub.add_parser("info", help="who is on the port: board, firmware, protocol")
     add_port_options(p)
@@ -198,4 +258,15 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     a = actions.add_parser("import", help="apply a TOML file (validated as a whole first)")
     a.add_argument("file")
     add_port_options(a)
-    return {"info": cmd_info, "config": cmd_config}
+    p = sub.add_parser("readout", help="read the board's log into the local store (resumable)")
+    p.add_argument("--store", default="afbms.sqlite", help="SQLite store file")
+    p.add_argument("--json", action="store_true", help="machine-readable summary")
+    add_port_options(p)
+
+    p = sub.add_parser("monitor", help="live telemetry, estimates and events")
+    p.add_argument("--store", help="also record everything into this SQLite store")
+    p.add_argument("--rate", type=int, help="telemetry period in ms (set on the board)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_port_options(p)
+    return {"info": cmd_info, "config": cmd_config, "readout": cmd_readout, "monitor": cmd_monitor}

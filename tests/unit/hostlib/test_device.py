@@ -113,3 +113,34 @@ def test_other_schema_is_refused(tmp_path, monkeypatch):
 def test_silent_port_times_out():
     with pytest.raises(DeviceTimeout):
         Device(SilentTransport(), timeout=0.2).hello()
+
+
+def test_readout_is_resumable_and_deduplicated(device, tmp_path):
+    from afbms.readout import readout
+    from afbms.store import Store
+
+    list(device.frames(timeout=1.5))
+    with Store.open(tmp_path / "log.sqlite") as store:
+        first = readout(device, store)
+        again = readout(device, store)
+        dev = first.device
+        assert first.new == first.received > 0 and first.bad_records == 0
+        assert again.new == 0  # nothing new since: nothing stored twice
+        assert store.record_count(dev) == first.new
+        list(device.frames(timeout=1.0))
+        third = readout(device, store)
+        assert third.asked_from == first.next_seq and third.new > 0
+
+
+def test_monitor_records_live_frames(device, tmp_path):
+    from afbms.monitor import monitor
+    from afbms.store import Store
+
+    seen = []
+    with Store.open(tmp_path / "live.sqlite") as store:
+        counts = monitor(device, duration=None, sink=lambda k, p: seen.append(k), store=store,
+                         frames_max=5)  # fmt: skip
+        assert (
+            counts["telemetry"] == 5 == len(store.live("telemetry", device.info["device_id"].hex()))
+        )
+    assert seen == ["telemetry"] * 5

@@ -82,6 +82,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=Path(args.out), samples=args.samples)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from afbms.export import ExportError, run
+    from afbms.store import StoreError
+
+    try:
+        return run(args)
+    except (StoreError, ExportError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from afbms.plot import PlotError, run
+    from afbms.store import StoreError
+
+    try:
+        return run(args)
+    except (StoreError, PlotError) as exc:
+        raise CliError(str(exc)) from exc
+
+
 def _int_at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -124,6 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--samples", type=_int_at_least(8), default=120, help="telemetry samples to simulate"
     )
+
+    p = sub.add_parser("export", help="export a device's samples from the store")
+    p.add_argument("--store", required=True, help="the store file (SQLite)")
+    p.add_argument("--device", help="device id (hex, a unique prefix will do); optional "
+                   "when the store holds one device")  # fmt: skip
+    p.add_argument("--format", choices=("csv", "bdf", "parquet"), default="bdf",
+                   help="csv: plain, SI units; bdf: Battery Data Format CSV; parquet: BDF "
+                   "columns, typed (default: bdf)")  # fmt: skip
+    p.add_argument("--out", required=True, help="output file, or an existing folder")
+
+    p = sub.add_parser("plot", help="draw PNG figures of a device's log from the store")
+    p.add_argument("--store", required=True, help="the store file (SQLite)")
+    p.add_argument("--device", help="device id (hex, a unique prefix will do); optional "
+                   "when the store holds one device")  # fmt: skip
+    p.add_argument("--out", required=True, help="folder for the PNG files (created if needed)")
+    p.add_argument("--kind", choices=("timeseries", "inventory", "thickness", "all"),
+                   default="all", help="which figure (default: all that have data)")  # fmt: skip
+    p.add_argument("--eol", type=float, default=80.0, metavar="PERCENT",
+                   help="end of life at this %% of the initial inventory (default 80)")  # fmt: skip
     parser.set_defaults(board_commands=board_commands)
     return parser
 
@@ -134,6 +173,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "codegen": _cmd_codegen,
     "vectors": _cmd_vectors,
     "demo": _cmd_demo,
+    "export": _cmd_export,
+    "plot": _cmd_plot,
 }
 
 

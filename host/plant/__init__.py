@@ -1,0 +1,1 @@
+"""The simulated world behind the board: anode-free cell, cycler, sensor chips."""

@@ -203,3 +203,38 @@ def from_toml(path: Path) -> tuple[dict[ConfigKey, int], list[str]]:
             continue
         values[key] = value if isinstance(value, int) else parse_value(key, str(value))
     return values, unknown
+
+
+def preset_config(name: str) -> dict[ConfigKey, int]:
+    """Protection limits and cell facts for a cell preset (``afbms.plant.presets``).
+
+    The limits sit outside the preset's cycling window (the cycler's own cutoffs
+    must never trip protection): V_MAX 50 mV above the charge cutoff, V_MIN
+    300 mV below the discharge cutoff (the depletion knee overshoots it), twice
+    the cycling current, the cycling temperature -25/+15 °C, half the stack
+    pressure as contact loss and twice it plus 10 MPa as the upper bound.
+    """
+    from afbms.plant.presets import PRESETS
+
+    try:
+        preset = PRESETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise ConfigError(f"unknown preset {name!r} (presets: {known})") from None
+    params = preset.params
+    curve = params.curve
+    current_ua = max(10, round(preset.current_ma_cm2 * params.area_cm2 * 1000 * 2))
+    t_max = min(preset.temperature_c + 15, preset.metal.melt_c - 10)
+    return {
+        ConfigKey.METAL: preset.metal.wire_id,
+        ConfigKey.CAPACITY_UAH: round(preset.areal_capacity_mah_cm2 * params.area_cm2 * 1000),
+        ConfigKey.ACTIVE_AREA_UM2K: round(params.area_cm2 * 100_000),
+        ConfigKey.V_MAX_UV: round((curve.v_max + 0.05) * 1e6),
+        ConfigKey.V_MIN_UV: round(max(curve.v_min - 0.3, 1.0) * 1e6),
+        ConfigKey.I_CHARGE_MAX_UA: current_ua,
+        ConfigKey.I_DISCHARGE_MAX_UA: current_ua,
+        ConfigKey.T_MAX_MC: round(t_max * 1000),
+        ConfigKey.T_MIN_MC: round(max(preset.temperature_c - 25, -40) * 1000),
+        ConfigKey.P_MIN_PA: round(preset.pressure_mpa * 0.5e6),
+        ConfigKey.P_MAX_PA: round((preset.pressure_mpa * 2 + 10) * 1e6),
+    }

@@ -20,6 +20,7 @@ from afbms.cellconfig import (
     from_toml,
     key_by_name,
     parse_value,
+    preset_config,
     to_toml,
     unit_of,
 )
@@ -96,6 +97,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         "set": _config_set,
         "export": _config_export,
         "import": _config_import,
+        "presets": _config_presets,
     }
     return actions[args.action](args)
 
@@ -140,12 +142,21 @@ def _apply(device: Device, changes: dict[ConfigKey, int]) -> list[str]:
 
 
 def _config_set(args: argparse.Namespace) -> int:
-    changes = parse_assignments(args.assignments)
+    changes = preset_config(args.preset) if args.preset else {}
+    changes.update(parse_assignments(args.assignments))  # explicit values win over the preset
     if not changes:
-        raise ConfigError("nothing to set: give key=value pairs")
+        raise ConfigError("nothing to set: give key=value pairs or --preset NAME")
     with connected(args) as device:
         for line in _apply(device, changes):
             print(line)
+    return 0
+
+
+def _config_presets(args: argparse.Namespace) -> int:
+    from afbms.plant.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        print(f"{name:<38} {preset.title}")
     return 0
 
 
@@ -250,8 +261,10 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     a.add_argument("--json", action="store_true")
     add_port_options(a)
     a = actions.add_parser("set", help="key=value ... (units welcome: v_max=4.25V)")
-    a.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    a.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    a.add_argument("--preset", help="start from a cell preset (see: afbms config presets)")
     add_port_options(a)
+    actions.add_parser("presets", help="list the cell presets (from the seeds' tables)")
     a = actions.add_parser("export", help="write the board's config to a TOML file")
     a.add_argument("file")
     add_port_options(a)

@@ -80,7 +80,7 @@ def _cmd_vectors(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afbms.demo import run_demo
 
-    return run_demo(out_dir=Path(args.out), samples=args.samples)
+    return run_demo(out_dir=Path(args.out), cycles=args.cycles)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -140,11 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     board_commands = add_board_commands(sub)
 
-    p = sub.add_parser("demo", help="run the end-to-end demo in the MicroPython VM")
+    p = sub.add_parser("demo", help="the end-to-end demo on a virtual board (MicroPython VM)")
     p.add_argument("--out", default="out/demo", help="folder for the demo's outputs")
-    p.add_argument(
-        "--samples", type=_int_at_least(8), default=120, help="telemetry samples to simulate"
-    )
+    p.add_argument("--cycles", type=_int_at_least(1), default=2, help="cycles to run")
 
     p = sub.add_parser("export", help="export a device's samples from the store")
     p.add_argument("--store", required=True, help="the store file (SQLite)")
@@ -164,8 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
                    default="all", help="which figure (default: all that have data)")  # fmt: skip
     p.add_argument("--eol", type=float, default=80.0, metavar="PERCENT",
                    help="end of life at this %% of the initial inventory (default 80)")  # fmt: skip
+
+    from afbms.vboard.cli import add_sim_arguments
+
+    add_sim_arguments(sub.add_parser("sim", help="start a virtual board on a pseudo-terminal"))
     parser.set_defaults(board_commands=board_commands)
     return parser
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from afbms.vboard.cli import run_sim
+
+    return run_sim(args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -176,6 +184,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _cmd_demo,
     "export": _cmd_export,
     "plot": _cmd_plot,
+    "sim": _cmd_sim,
 }
 
 
@@ -188,13 +197,16 @@ def _exit_code(exc: BaseException) -> int | None:
     """The exit code of an error meant for the user, or None for a bug."""
     from afbms.cellconfig import ConfigError
     from afbms.device import DeviceError
+    from afbms.flash import FlashError, UnknownBoard
     from afbms.mpvm import VmError
     from afbms.transport import TransportError
 
     if isinstance(exc, CliError):
         return exc.code
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError | UnknownBoard):
         return EXIT_USER
+    if isinstance(exc, FlashError):
+        return EXIT_DEVICE
     if isinstance(exc, TransportError):
         return EXIT_PORT
     if isinstance(exc, DeviceError):

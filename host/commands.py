@@ -249,6 +249,37 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flash(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from afbms.flash import flash
+
+    port = find_port(args.port)
+    with Progress(TextColumn("flash"), BarColumn(), DownloadColumn(), transient=True,
+                  disable=args.json) as bar:  # fmt: skip
+        task = bar.add_task("flash", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            if total:
+                bar.update(task, completed=done, total=total)
+
+        report = flash(port, args.board, dry_run=args.dry_run, verify_only=args.verify_only,
+                       timeout=args.timeout, progress=progress)  # fmt: skip
+    if args.json:
+        print(json.dumps(report.__dict__))
+    elif args.dry_run:
+        print(f"would upload {len(report.uploaded)} of {report.files} files to slot "
+              f"{report.slot}, remove {len(report.removed)}; loader "
+              f"{'changes' if report.loader_updated else 'unchanged'}")  # fmt: skip
+    elif args.verify_only:
+        print(f"slot {report.slot}: all {report.files} files match this firmware")
+    else:
+        print(f"flashed slot {report.slot} ({len(report.uploaded)} files uploaded, "
+              f"{report.unchanged} unchanged, {report.bytes_sent} bytes), verified, confirmed "
+              f"by HELLO in {report.seconds:.1f} s; slot {report.previous} kept")  # fmt: skip
+    return 0
+
+
 def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     p = sub.add_parser("info", help="who is on the port: board, firmware, protocol")
     add_port_options(p)
@@ -271,6 +302,15 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     a = actions.add_parser("import", help="apply a TOML file (validated as a whole first)")
     a.add_argument("file")
     add_port_options(a)
+    p = sub.add_parser("flash", help="compile and flash the firmware (staged, verified, atomic)")
+    p.add_argument("--board", required=True, help="board definition: pico, esp32s3, sim")
+    p.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    p.add_argument("--verify-only", action="store_true",
+                   help="check the active image against this firmware")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    add_port_options(p)
+    p.set_defaults(timeout=20.0)
+
     p = sub.add_parser("readout", help="read the board's log into the local store (resumable)")
     p.add_argument("--store", default="afbms.sqlite", help="SQLite store file")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
@@ -282,4 +322,10 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_port_options(p)
-    return {"info": cmd_info, "config": cmd_config, "readout": cmd_readout, "monitor": cmd_monitor}
+    return {
+        "info": cmd_info,
+        "config": cmd_config,
+        "flash": cmd_flash,
+        "readout": cmd_readout,
+        "monitor": cmd_monitor,
+    }

@@ -153,6 +153,27 @@ class ConfigKey(IntEnum):
     TELEMETRY_PERIOD_MS = 13  # ms, 0 = off
     EOL_RETENTION_PPM = 14  # ppm of initial inventory that counts as end of life
     DEBOUNCE_SAMPLES = 15  # samples a limit must be exceeded before it trips
+    # Lithium-inventory estimator (issue 4)
+    KNEE_MARGIN_UV = 16  # µV, a discharge ending below V_MIN + this reached the anode knee
+    TOP_MARGIN_UV = 17  # µV, a charge reaching V_MAX - this reached the top of charge
+    STIFFNESS_PA_PER_UM = 18  # Pa per µm of anode thickness (fixture), 0 = learn it
+    LIVE_DENSITY_PPM = 19  # ppm of dense metal: fresh deposit (learning the stiffness)
+    DEAD_DENSITY_PPM = 20  # ppm of dense metal: porous dead metal
+    SEI_NM_PER_MAH_CM2 = 21  # nm of SEI per mAh/cm² of metal bound in it
+    EOL_FIT_CYCLES = 22  # cycles in the end-of-life fit
+    # Dendrite-short detector (issue 4)
+    DROP_UV = 23  # µV, smallest voltage drop during CC charge that is a signature
+    DROP_CONFIRM_COUNT = 24  # voltage drops within two cycles that confirm a soft short
+    NOISE_RATIO_PCT = 25  # %, charge voltage noise above this x baseline is a signature
+    NOISE_FLOOR_UV = 26  # µV, ... and above this absolute level
+    NOISE_SAMPLES = 27  # samples the noise must stay high (debounce)
+    OVERRUN_PPM = 28  # ppm of capacity charged beyond the expected top of charge
+    CE_DROP_PPM = 29  # ppm, CE below its rolling baseline (or slippage above it)
+    LEAK_PPM_PER_H = 30  # ppm of capacity per hour: self-discharge leak at rest
+    REST_SETTLE_MS = 31  # ms of rest before the self-discharge rate is measured
+    PRESSURE_STEP_PA = 32  # Pa, pressure step that coincides with a voltage event
+    HARD_DROP_UV = 33  # µV, collapse within one sample that is a hard short
+    NUC_GUARD_PPM = 34  # ppm of capacity at the start of a charge with no drop check
 
 
 class Metal(IntEnum):

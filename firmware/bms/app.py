@@ -38,6 +38,8 @@ _FAULTS_VERSION = const(1)
 STOP_MAINTENANCE = const(1)  # hand the console back to the REPL (flashing)
 STOP_REBOOT = const(2)
 STOP_STEPS = const(3)  # a bounded run (tests, benchmarks) finished
+STOP_ROLLBACK = const(4)  # a trial image was never confirmed: go back to the previous one
+TRIAL_TIMEOUT_MS = const(120000)  # a trial image must see a host within this
 
 
 class Hardware:
@@ -75,8 +77,9 @@ class Hardware:
 
 
 class App:
-    def __init__(self, hw, watchdog_reset=False):
+    def __init__(self, hw, watchdog_reset=False, image=None):
         self.hw = hw
+        self.image = image  # the loader's Image (trial/confirm/rollback), or None
         self.clock = hw.clock
         self.device_id = hw.device_id
         self.board_name = hw.name
@@ -89,7 +92,8 @@ class App:
         self.config = ConfigStore(hw.fs, hw.data_dir)
         cfg = self.config
         self.config_keys = cfg.keys
-        self.log = FlashLog(hw.fs, hw.data_dir + "/log")
+        # 48 segments x 256 records x 40 B = 480 KiB: 3.4 h at 1 Hz, 34 h at 0.1 Hz.
+        self.log = FlashLog(hw.fs, hw.data_dir + "/log", max_segments=48)
         self.sample = Sample()
         self.protection = Protection(
             hw.charge_out, hw.discharge_out, self._load_latched, self._save_latched
@@ -99,8 +103,8 @@ class App:
             hw.clock, self.sample, hw.monitor, hw.loadcell, hw.thermistor,
             cfg.get(wire.CFG_SAMPLE_PERIOD_MS), cfg.get(wire.CFG_ACTIVE_AREA_UM2K),
         )  # fmt: skip
-        self.estimator = Estimator(cfg.get(wire.CFG_CAPACITY_UAH))
-        self.detector = Detector()
+        self.estimator = Estimator(cfg.get(wire.CFG_CAPACITY_UAH), cfg.get)
+        self.detector = Detector(self.estimator, cfg.get)
         self.link = Link(hw.port, self)
         self.telemetry_period_ms = cfg.get(wire.CFG_TELEMETRY_PERIOD_MS)
         self._telemetry_due = self.clock.ticks_ms()
@@ -220,6 +224,11 @@ class App:
                     wdt.feed()
                 continue
             self._tick_uptime()
+            image = self.image
+            if image is not None and image.trial and self._uptime_ms > TRIAL_TIMEOUT_MS:
+                self.protection.enter_maintenance()
+                self.stop = STOP_ROLLBACK
+                break
             self.step()
             if wdt is not None:
                 wdt.feed()
@@ -236,6 +245,11 @@ class App:
         self._last_ticks = now
 
     # ------------------------------------------------------------ link handler
+
+    def session_opened(self):
+        """A host completed HELLO with matching declarations: a trial image is healthy."""
+        if self.image is not None:
+            self.image.confirm()
 
     def uptime_s(self):
         self._tick_uptime()
@@ -259,7 +273,8 @@ class App:
         self.protection.configure(cfg.get)
         self.sampler.set_period(cfg.get(wire.CFG_SAMPLE_PERIOD_MS))
         self.sampler.set_area(cfg.get(wire.CFG_ACTIVE_AREA_UM2K))
-        self.estimator.set_capacity(cfg.get(wire.CFG_CAPACITY_UAH))
+        self.estimator.configure(cfg.get)
+        self.detector.configure(cfg.get)
         self.telemetry_period_ms = cfg.get(wire.CFG_TELEMETRY_PERIOD_MS)
 
     def command(self, code, arg):

@@ -121,6 +121,55 @@ TABLE = (
     (wire.CFG_EOL_RETENTION_PPM, "eol_retention_ppm", 800_000, 100_000, 990_000, 0),
     # samples. 1 (trip on the first) .. 100; with the period bounded by R_DELAY.
     (wire.CFG_DEBOUNCE_SAMPLES, "debounce_samples", 3, 1, 100, 0),
+    # -- lithium-inventory estimator --
+    # µV. The depletion knee takes an anode-free cell from the cathode's plateau to the
+    # cutoff within ~0.5 % of its charge; an interrupted discharge rests on the plateau,
+    # >= 0.5 V above V_MIN for every cathode in the seeds. 10 mV .. 2 V.
+    (wire.CFG_KNEE_MARGIN_UV, "knee_margin_uv", 400_000, 10_000, 2_000_000, 0),
+    # µV. A CC-CV charge holds V_MAX minus the protection margin (~50 mV); a charge that
+    # stopped 100 mV lower is not at the top. 0 .. 1 V.
+    (wire.CFG_TOP_MARGIN_UV, "top_margin_uv", 100_000, 0, 1_000_000, 0),
+    # Pa per µm of anode thickness, 0 = learn it from the first charge. Springs and
+    # presses: 1 kPa/µm (soft spring) .. 100 MPa/µm (rigid frame).
+    (wire.CFG_STIFFNESS_PA_PER_UM, "stiffness_pa_per_um", 0, 0, 100_000_000, 0),
+    # ppm of dense metal. Fresh deposit: 1033 mAh/cm³ of 2062 (DESIGN) = 50 %.
+    (wire.CFG_LIVE_DENSITY_PPM, "live_density_ppm", 500_000, 10_000, 1_000_000, 0),
+    # ppm of dense metal. Dead metal after 100 cycles: 143-343 mAh/cm³ (DESIGN), mid 243.
+    (wire.CFG_DEAD_DENSITY_PPM, "dead_density_ppm", 118_000, 10_000, 1_000_000, 0),
+    # nm per mAh/cm² of metal bound in SEI: ~2 µm (a Li2O/LiF/Li2S-like layer at about half
+    # the metal's molar volume density). 0 (ignore SEI thickness) .. 100 µm.
+    (wire.CFG_SEI_NM_PER_MAH_CM2, "sei_nm_per_mah_cm2", 2_000, 0, 100_000, 0),
+    # cycles. The end-of-life line is fitted over the last n inventory measurements:
+    # 4 (follows sudden death at once, noisy) .. 64 (the buffer allocated once).
+    (wire.CFG_EOL_FIT_CYCLES, "eol_fit_cycles", 20, 4, 64, 0),
+    # -- dendrite-short detector --
+    # µV. Dendrite contacts pull a CC charge down by 20-80 mV (seeds); the nucleation dip
+    # and noise stay below 15 mV. 1 mV .. 1 V (R_ORDER keeps it below HARD_DROP).
+    (wire.CFG_DROP_UV, "drop_uv", 15_000, 1_000, 1_000_000, 0),
+    # drops. Three abrupt, recovering drops within two cycles: a filament, not chance.
+    (wire.CFG_DROP_CONFIRM_COUNT, "drop_confirm_count", 3, 1, 50, 0),
+    # %. Short-term charge noise above 3x its own long-term level. 110 % .. 100x.
+    (wire.CFG_NOISE_RATIO_PCT, "noise_ratio_pct", 300, 110, 10_000, 0),
+    # µV of mean |second difference|: a 20-bit monitor's noise is ~0.2 mV. 0 .. 1 V.
+    (wire.CFG_NOISE_FLOOR_UV, "noise_floor_uv", 2_000, 0, 1_000_000, 0),
+    # samples the noise must stay high: longer than one drop's echo (~6 samples).
+    (wire.CFG_NOISE_SAMPLES, "noise_samples", 8, 1, 1_000, 0),
+    # ppm of capacity charged beyond last cycle's top of charge (plus the usual loss)
+    # without reaching it: 3 %, above cycle-to-cycle variation. 0.1 % .. 100 %.
+    (wire.CFG_OVERRUN_PPM, "overrun_ppm", 30_000, 1_000, 1_000_000, 0),
+    # ppm. CE 2 % below its rolling baseline: sudden death moves it < 1 % per cycle.
+    (wire.CFG_CE_DROP_PPM, "ce_drop_ppm", 20_000, 100, 1_000_000, 0),
+    # ppm of capacity per hour: a 1 %/h leak at rest (C/100). 100 ppm/h .. 100 %/h.
+    (wire.CFG_LEAK_PPM_PER_H, "leak_ppm_per_h", 10_000, 100, 1_000_000, 0),
+    # ms. Polarisation relaxes with ~20 s time constants: 2 min is 6 of them. 0 .. 1 h.
+    (wire.CFG_REST_SETTLE_MS, "rest_settle_ms", 120_000, 0, 3_600_000, 0),
+    # Pa. 0.2 MPa within a few samples, next to a voltage event. 1 kPa .. 100 MPa.
+    (wire.CFG_PRESSURE_STEP_PA, "pressure_step_pa", 200_000, 1_000, 100_000_000, 0),
+    # µV lost within one sample with the current steady: a hard short. 50 mV .. 5 V.
+    (wire.CFG_HARD_DROP_UV, "hard_drop_uv", 500_000, 50_000, 5_000_000, 0),
+    # ppm of capacity. The nucleation dip relaxes within ~1 % of a charge; 3 % is 12
+    # e-folds of it. 0 .. 50 %.
+    (wire.CFG_NUC_GUARD_PPM, "nuc_guard_ppm", 30_000, 0, 500_000, 0),
 )
 # fmt: on
 
@@ -168,6 +217,8 @@ RULES = (
         20,
         "I_CHARGE_MAX <= 20 mA/cm² of ACTIVE_AREA",
     ),
+    # A soft-short dip must stay distinguishable from a hard-short collapse.
+    (R_ORDER, wire.CFG_DROP_UV, wire.CFG_HARD_DROP_UV, 10_000, "DROP + 10 mV <= HARD_DROP"),
     # A limit exceeded for a minute before tripping protects nothing.
     (
         R_DELAY,

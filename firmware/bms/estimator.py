@@ -1,13 +1,65 @@
-"""Lithium-inventory estimator.
+"""Lithium- (or sodium-) inventory estimator for an anode-free cell.
 
-PLACEHOLDER until the estimation issue lands: it counts charge in and out per
-cycle, reports the Coulombic efficiency and takes the inventory as the last
-measured discharge capacity. SEI/dead-lithium split, thickness, slippage and
-end-of-life prediction are reported as 0 / -1 (unknown). The slot (the
-``update``/``reset`` interface and the ESTIMATE attributes) is final.
+What an anode-free cell allows to be measured, and how it is used:
+
+* Charge. The sampler's split accumulator (whole µAh + µA·ms, from the INA228's
+  hardware CHARGE register when present) is read as deltas; a current offset is
+  learned at rest (the mean reading while no current can flow) and removed from
+  every delta with its remainder kept, so nothing rounds away. Every later
+  calculation is retro-corrected with the newest offset: markers keep the RAW
+  accumulator and the elapsed time, and corrected charge between two markers is
+  ``raw difference - offset x elapsed``.
+* Markers. Top of charge: a charge whose highest voltage came within
+  TOP_MARGIN of V_MAX (CC-CV holds it there). Anode knee: a discharge that
+  ended below V_MIN + KNEE_MARGIN (the plated metal ran out: the anode
+  potential shoots up within ~0.5 % of the charge; an interrupted discharge
+  rests on the cathode's plateau, far above).
+* Inventory. At the top of charge the cathode keeps a residue ``r`` it gives
+  up only beyond the cutoff; at the knee the collector is bare and the whole
+  cyclable inventory is back in the cathode. So at every knee
+
+      inventory = r + (corrected charge out from the last top to the knee)
+
+  which is the MEASURED discharge capacity plus the residue: its error does not
+  accumulate over cycles (a CE^n product does: offsets and gain compound, and
+  it misses losses that are not charge-imbalanced, DESIGN). ``r`` is learned
+  once, from the first charge of a fresh cell: r = CAPACITY - charge in to the
+  first top (the cell is assembled with its whole inventory in the cathode).
+  A gain error e then cancels to e x (loss so far). Between knees (partial,
+  interrupted cycles, rests) the inventory follows the last knee minus
+  ``lambda x charge plated since``, lambda the loss per plated µAh measured
+  knee to knee (i.e. CE-based tracking).
+* Loss split. Dead metal stays on the collector after the knee, SEI is a thin
+  layer: the stack pressure at the knee above the bare-collector baseline is
+  ``stiffness x (dead + SEI thickness)``. With the fixture stiffness (config,
+  or learned from the first charge: pressure rise / thickness of the fresh
+  deposit at LIVE_DENSITY), the dead metal's density (DEAD_DENSITY) and SEI
+  thickness per charge, two equations give dead and SEI charge (clamped to
+  [0, loss]).
+* Thickness: plated metal now and dead metal, dense equivalent (nm), from
+  charge x (4850 or 8800 nm per mAh/cm², the config's METAL) / area.
+* End of life: a least-squares line through the last EOL_FIT_CYCLES knee
+  inventories (ppm vs cycle), its crossing of EOL_RETENTION, and a 1-sigma
+  from the residuals (inverse-prediction error).
+* Cycles: a cycle closes at the first charging sample after a discharge of
+  >= 1 % of CAPACITY (as the plant and cyclers count). CE = out / in of the
+  cycle (reported for every cycle, rolled into the baseline only for full
+  cycles: a top and a knee, the first, formation cycle excluded). Slippage:
+  corrected net charge at this top minus at the previous top (the loss a
+  cycle costs, plus whatever a short drained).
+
+Fixed point: charges are split (µAh, µA·ms) pairs; offset in nA, clamped to
+±16 µA (rest is |I| < 20 µA) so offset x 60 s chunks stay below 2^30; the
+plated-thickness factor is a per-config Q-format chosen so charge x factor
+stays below 2^29. The per-sample path and the top-of-charge marker allocate
+nothing; the knee anchor and the cycle close (once per cycle) use exact
+integer arithmetic that may allocate a few big ints.
 """
 
+from array import array
+
 from bms import wire
+from bms.config import METALS, metal_props
 
 try:
     from micropython import const
@@ -18,18 +70,107 @@ except ImportError:  # CPython
 
 
 _PPM = const(1000000)
+_UAMS = const(3600000)  # µA·ms per µAh
+_MASK = const(0x3FFFFFFF)  # ticks wrap at 2**30
+_REST_UA = const(20)  # |I| below this with the protection at rest: no current can flow
+_OFF_MAX_NA = const(16000)  # offset clamp (nA): 16 µA x 60 s chunks < 2**30
+_OFF_BLOCK = const(8192)  # rest samples per offset stretch at most (sum < 2**18)
+_OFF_JUMP_UA = const(8)  # a reading this far from the stretch's mean starts a new stretch
+_OFF_MIN_N = const(4)  # samples a stretch needs to count
+_OFF_W = const(4096)  # weight cap of the running offset (samples): it can drift
+_CHUNK_MS = const(60000)
+_LAMBDA_MAX = const(50000)  # ppm: loss per plated µAh, clamp (keeps products small)
+_HIST = const(64)  # EOL history capacity (cycles)
+_SEG_REST = const(0)
+_SEG_CHARGE = const(1)
+_SEG_DIS = const(2)
+
+
+def _isqrt(n):
+    """Integer square root (Newton), n >= 0."""
+    if n <= 0:
+        return 0
+    x = n
+    y = (x + 1) // 2
+    while y < x:
+        x = y
+        y = (x + n // x) // 2
+    return x
 
 
 class Estimator:
-    """Attributes mirror the ESTIMATE message fields (see protocol/messages.py)."""
+    """Attributes mirror the ESTIMATE message fields (see protocol/messages.py), plus
+    live values the detector reads: ``q_uah`` (corrected net charge since reset),
+    ``top_q_uah``/``top_seen`` (at the last top of charge), ``slip_uah`` (usual
+    top-to-top slippage), ``plated_uah``, ``last_full`` (the cycle just closed had a
+    top and a knee), ``knee_now``/``top_now`` (a marker was set this sample)."""
 
-    def __init__(self, capacity_uah):
+    def __init__(self, capacity_uah=1000, get=None):
         self.capacity_uah = capacity_uah
+        self.v_min_uv = 3000000
+        self.v_max_uv = 4250000
+        self.knee_margin_uv = 400000
+        self.top_margin_uv = 100000
+        self.area_um2k = 100000
+        self.nm_per_mah_cm2 = METALS[0][2]
+        self.stiffness_pa_per_um = 0
+        self.live_density_ppm = 500000
+        self.dead_density_ppm = 118000
+        self.sei_nm_per_mah_cm2 = 2000
+        self.eol_retention_ppm = 800000
+        self.eol_fit_cycles = 20
+        self._hist = array("i", [0] * (2 * _HIST))  # (cycle, inventory ppm) pairs
+        self._derive()
+        if get is not None:
+            self.configure(get)
         self.reset()
 
+    # ------------------------------------------------------------ configuration
+
+    def configure(self, get):
+        """Take parameters from ``get(wire.CFG_*)``; learned state is kept."""
+        self.capacity_uah = get(wire.CFG_CAPACITY_UAH)
+        self.v_min_uv = get(wire.CFG_V_MIN_UV)
+        self.v_max_uv = get(wire.CFG_V_MAX_UV)
+        self.knee_margin_uv = get(wire.CFG_KNEE_MARGIN_UV)
+        self.top_margin_uv = get(wire.CFG_TOP_MARGIN_UV)
+        self.area_um2k = get(wire.CFG_ACTIVE_AREA_UM2K)
+        m = metal_props(get(wire.CFG_METAL)) or METALS[0]
+        self.nm_per_mah_cm2 = m[2]
+        self.stiffness_pa_per_um = get(wire.CFG_STIFFNESS_PA_PER_UM)
+        self.live_density_ppm = get(wire.CFG_LIVE_DENSITY_PPM)
+        self.dead_density_ppm = get(wire.CFG_DEAD_DENSITY_PPM)
+        self.sei_nm_per_mah_cm2 = get(wire.CFG_SEI_NM_PER_MAH_CM2)
+        self.eol_retention_ppm = get(wire.CFG_EOL_RETENTION_PPM)
+        self.eol_fit_cycles = min(max(get(wire.CFG_EOL_FIT_CYCLES), 4), _HIST)
+        self._derive()
+
+    def set_capacity(self, capacity_uah):
+        self.capacity_uah = capacity_uah
+        self._derive()
+
+    def _derive(self):
+        self._v_knee = self.v_min_uv + self.knee_margin_uv
+        self._v_top = self.v_max_uv - self.top_margin_uv
+        cap = self.capacity_uah if self.capacity_uah > 0 else 1
+        self._cycle_min_uah = cap // 100  # a discharge that counts for cycle closing
+        # Dense thickness per µAh in Q(shift): charge <= 4 x capacity times the factor
+        # stays below 2**29 (a small int on the board).
+        num = self.nm_per_mah_cm2 * 100  # nm x (0.001 mm²) per µAh
+        area = self.area_um2k if self.area_um2k > 0 else 1
+        shift = 0
+        while shift < 24 and 4 * cap * ((num << (shift + 1)) // area) < (1 << 29):
+            shift += 1
+        self._nm_q = (num << shift) // area
+        self._nm_s = shift
+        self._plated_max = 4 * cap
+
+    # ------------------------------------------------------------ state
+
     def reset(self):
+        cap = self.capacity_uah
         self.cycle_count = 0
-        self.inventory_uah = self.capacity_uah
+        self.inventory_uah = cap
         self.inventory_ppm = _PPM
         self.ce_last_ppm = 0
         self.ce_rolling_ppm = 0
@@ -43,48 +184,503 @@ class Estimator:
         self.eol_sigma = -1
         self.cycle_charge_uah = 0  # net charge of the current cycle (TELEMETRY.charge_uah)
         self.cycle_done = False  # set by update() when a cycle completed this sample
-        self._in_uah = 0
-        self._out_uah = 0
-        self._last_total = None
-        self._phase = 0  # 0 nothing yet, 1 charging seen, 2 discharging after a charge
+        # live values for the detector
+        self.q_uah = 0
+        self.plated_uah = 0
+        self.top_seen = False
+        self.top_q_uah = 0
+        self.slip_uah = 0
+        self.last_full = False
+        self.knee_now = False
+        self.top_now = False
+        self.full_cycles = 0
+        self.offset_na = 0
+        self.offset_known = False  # a rest has measured the current offset
+        self.residue_uah = -1  # r: cathode residue at the top of charge, -1 unknown
+        self.stiffness_learned_pa_per_um = 0
+        self.anchors = 0  # knee measurements so far
+        self._primed = False
+        self._last_t = 0
+        self._last_uah = 0
+        self._last_rem = 0
+        self._start_uah = 0
+        self._start_rem = 0
+        self._corr_r = 0
+        self._el_s = 0
+        self._el_ms = 0
+        self._q_rem = 0
+        self._cin_uah = 0
+        self._cin_rem = 0
+        self._cout_uah = 0
+        self._cout_rem = 0
+        self._seg = _SEG_REST
+        self._seg_vmax = 0
+        self._seg_vmin = 0
+        self._last_v = 0
+        self._off_w = 0
+        self._rs_sum = 0
+        self._rs_x = 0
+        self._rs_n = 0
+        self._rest_run = 0  # consecutive rest samples
+        # markers: raw accumulator and elapsed time (s, ms) since reset
+        self._top_uah = 0
+        self._top_rem = 0
+        self._top_s = 0
+        self._top_ms = 0
+        self._top1_seen = False
+        self._top1_uah = 0
+        self._top1_rem = 0
+        self._top1_s = 0
+        self._top1_ms = 0
+        self._p_top1 = 0
+        self._knee_seen = False
+        self._knee_q = 0
+        self._in_since_knee = 0  # µAh (corrected, whole) charged since the last knee
+        self._in_knee_rem = 0
+        self._loss_live = 0  # µAh lost since the last knee (lambda x charge)
+        self._lambda_ppm = 0
+        self._lambda_n = 0
+        self._anchor_uah = cap
+        self._anchor_ppm = _PPM
+        self._p0 = 0
+        self._p0_set = False
+        self._charged = False  # a charge has started since reset
+        self._cyc_top = False
+        self._cyc_knee = False
+        self._slip_pending = 0
+        self._slip_new = False
+        self._hn = 0  # EOL history entries
+        self._hi = 0  # next slot
 
-    def set_capacity(self, capacity_uah):
-        self.capacity_uah = capacity_uah
+    # ------------------------------------------------------------ per sample
 
     def update(self, sample, state):
-        """Account one sample. A cycle ends when charging starts after a discharge."""
+        """Account one sample (allocation-free except at a knee or a cycle close)."""
         self.cycle_done = False
-        total = sample.charge_uah
-        if self._last_total is None:
-            self._last_total = total
+        self.knee_now = False
+        self.top_now = False
+        if sample.errors & wire.FAULT_SENSOR_CURRENT:
+            return  # no reading: the accumulator delta arrives with the next one
+        s = sample
+        t = s.t_ms
+        cu = s.charge_uah
+        cr = s.charge_rem_uams
+        v = s.voltage_uv
+        if not self._primed:
+            self._primed = True
+            self._last_t = t
+            self._last_uah = cu
+            self._last_rem = cr
+            self._start_uah = cu
+            self._start_rem = cr
+            self._last_v = v
+            if not (s.errors & wire.FAULT_SENSOR_PRESSURE):
+                self._p0 = s.pressure_pa
+                self._p0_set = True
             return
-        delta = total - self._last_total
-        self._last_total = total
+        dt = (t - self._last_t) & _MASK
+        self._last_t = t
+        du = cu - self._last_uah
+        dr = cr - self._last_rem
+        self._last_uah = cu
+        self._last_rem = cr
+        du0 = du  # the raw delta and interval, for the offset at rest
+        dr0 = dr
+        dt0 = dt
+        ms = self._el_ms + dt
+        if ms >= 1000:
+            w = ms // 1000
+            self._el_s += w
+            ms -= w * 1000
+        self._el_ms = ms
+        off = self.offset_na
+        if off != 0:
+            c = 0
+            rr = self._corr_r
+            while dt > 0:
+                step = dt if dt < _CHUNK_MS else _CHUNK_MS
+                x = off * step + rr
+                k = x // 1000
+                rr = x - k * 1000
+                c += k
+                dt -= step
+            self._corr_r = rr
+            dr -= c
+        w = dr // _UAMS
+        if w != 0:
+            du += w
+            dr -= w * _UAMS
+        r = self._q_rem + dr
+        u = self.q_uah + du
+        if r >= _UAMS:
+            r -= _UAMS
+            u += 1
+        self.q_uah = u
+        self._q_rem = r
+
+        i = s.current_ua
         if state == wire.STATE_CHARGE:
-            if self._phase == 2:
-                self._close_cycle()
-            self._phase = 1
-        elif state == wire.STATE_DISCHARGE and self._phase == 1:
-            self._phase = 2
-        if delta > 0:
-            self._in_uah += delta
+            seg = _SEG_CHARGE
+        elif state == wire.STATE_DISCHARGE:
+            seg = _SEG_DIS
         else:
-            self._out_uah -= delta
-        self.cycle_charge_uah = self._in_uah - self._out_uah
+            seg = _SEG_REST
+        prev = self._seg
+        if seg != prev:
+            if prev == _SEG_CHARGE:
+                self._end_charge(s, v)
+            elif prev == _SEG_DIS:
+                self._end_discharge(s, v)
+            elif self._rs_n:
+                self._fold_offset()
+            self._rest_run = 0
+            if seg == _SEG_CHARGE:
+                self._start_charge()
+            self._seg = seg
+            self._seg_vmax = v
+            self._seg_vmin = v
+        elif seg == _SEG_CHARGE:
+            if v > self._seg_vmax:
+                self._seg_vmax = v
+        elif seg == _SEG_DIS:
+            if v < self._seg_vmin:
+                self._seg_vmin = v
+        elif -_REST_UA < i < _REST_UA:
+            # Rest on both ends of the interval: only the offset flows. The offset is
+            # the mean of the last steady stretch of the rest (a CV tail that fell below
+            # the rest threshold, then the real rest, are two stretches).
+            # The value is the accumulator's mean current over each rest interval (nA),
+            # so every conversion the chip made counts, not just the sampled one.
+            self._rest_run += 1
+            if self._rest_run >= 2 and -2 < du0 < 2 and dt0 > 0:
+                n = self._rs_n
+                if n > 0:
+                    d = i * n - self._rs_sum
+                    if d > _OFF_JUMP_UA * n or d < -_OFF_JUMP_UA * n:
+                        self._rs_sum = 0
+                        self._rs_x = 0
+                        self._rs_n = 0
+                        n = 0
+                if n < _OFF_BLOCK:
+                    d = du0 * _UAMS + dr0  # µA·ms over the interval
+                    q = d // dt0
+                    x = q * 1000 + (d - q * dt0) * 1000 // dt0
+                    if -_OFF_MAX_NA - 4000 < x < _OFF_MAX_NA + 4000:
+                        self._rs_sum += i
+                        self._rs_x += x
+                        self._rs_n = n + 1
+            du = 0
+            dr = 0
+            if not self._p0_set and not self._charged and not (
+                s.errors & wire.FAULT_SENSOR_PRESSURE
+            ):
+                self._p0 = s.pressure_pa
+                self._p0_set = True
+            elif not self._charged and not (s.errors & wire.FAULT_SENSOR_PRESSURE):
+                self._p0 += (s.pressure_pa - self._p0) >> 3
+        # Charge in or out of this cycle (after a close, so a new cycle gets its first delta).
+        if du >= 0:
+            if du > 0 or dr > 0:
+                r = self._cin_rem + dr
+                u = self._cin_uah + du
+                if r >= _UAMS:
+                    r -= _UAMS
+                    u += 1
+                self._cin_rem = r
+                self._cin_uah = u
+                r = self._in_knee_rem + dr
+                u = self._in_since_knee + du
+                if r >= _UAMS:
+                    r -= _UAMS
+                    u += 1
+                self._in_knee_rem = r
+                self._in_since_knee = u
+        else:
+            # out += -(du, dr): -(du x UAMS + dr) = (-du - 1) x UAMS + (UAMS - dr)
+            if dr > 0:
+                du = -du - 1
+                dr = _UAMS - dr
+            else:
+                du = -du
+            r = self._cout_rem + dr
+            u = self._cout_uah + du
+            if r >= _UAMS:
+                r -= _UAMS
+                u += 1
+            self._cout_rem = r
+            self._cout_uah = u
+        self.cycle_charge_uah = self._cin_uah - self._cout_uah
+        p = self.q_uah - self._knee_q - self._loss_live if self._knee_seen else self.q_uah
+        if p < 0:
+            p = 0
+        elif p > self._plated_max:
+            p = self._plated_max
+        self.plated_uah = p
+        self.plated_nm = (p * self._nm_q) >> self._nm_s
+        self._last_v = v
+
+    # ------------------------------------------------------------ offset
+
+    def _fold_offset(self):
+        n = self._rs_n
+        if n < _OFF_MIN_N:
+            self._rs_sum = 0
+            self._rs_x = 0
+            self._rs_n = 0
+            return
+        mean = self._rs_x // n  # nA
+        w = self._off_w
+        if n > 1024:
+            n = 1024  # one stretch weighs at most a quarter of the running estimate
+        off = mean if w <= 0 else self.offset_na + (mean - self.offset_na) * n // (w + n)
+        if off > _OFF_MAX_NA:
+            off = _OFF_MAX_NA
+        elif off < -_OFF_MAX_NA:
+            off = -_OFF_MAX_NA
+        self.offset_na = off
+        w += n
+        self._off_w = w if w < _OFF_W else _OFF_W
+        self.offset_known = True
+        self._rs_sum = 0
+        self._rs_x = 0
+        self._rs_n = 0
+
+    # ------------------------------------------------------------ segments
+
+    def _start_charge(self):
+        self._charged = True
+        if self._cout_uah >= self._cycle_min_uah and self._cout_uah > 0:
+            self._close_cycle()
+
+    def _end_charge(self, s, v):
+        vmax = self._seg_vmax if self._seg_vmax > v else v
+        if vmax >= self._v_top:
+            if self.top_seen:
+                # top-to-top slippage, retro-corrected with the newest offset (may allocate)
+                slip = self._corrected_uams(
+                    self._top_uah, self._top_rem, self._top_s, self._top_ms,
+                    s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
+                )  # fmt: skip
+                self._slip_pending = (slip + _UAMS // 2) // _UAMS
+                self._slip_new = True
+            self.top_q_uah = self.q_uah
+            self.top_seen = True
+            self.top_now = True
+            self._top_uah = s.charge_uah
+            self._top_rem = s.charge_rem_uams
+            self._top_s = self._el_s
+            self._top_ms = self._el_ms
+            self._cyc_top = True
+            if not self._top1_seen:
+                self._top1_seen = True
+                self._top1_uah = s.charge_uah
+                self._top1_rem = s.charge_rem_uams
+                self._top1_s = self._el_s
+                self._top1_ms = self._el_ms
+                self._p_top1 = s.pressure_pa
+        # CE-based tracking between knees: lambda x charge plated since the last knee.
+        lam = self._lambda_ppm
+        a = self._in_since_knee // 1000
+        b = self._in_since_knee - a * 1000
+        self._loss_live = a * lam // 1000 + b * lam // _PPM
+        inv = self._anchor_uah - self._loss_live
+        self.inventory_uah = inv if inv > 0 else 0
+        self.loss_total_uah = self.capacity_uah - self.inventory_uah
+        if self._loss_live > 0 and self.capacity_uah > 0:
+            ppm = self._anchor_ppm - self._loss_live * _PPM // self.capacity_uah
+            self.inventory_ppm = ppm if ppm > 0 else 0
+
+    def _end_discharge(self, s, v):
+        vend = self._seg_vmin if self._seg_vmin < v else v
+        if vend <= self._v_knee:
+            self._knee(s)
+
+    def _corrected_uams(self, a_uah, a_rem, a_s, a_ms, b_uah, b_rem, b_s, b_ms):
+        """Corrected charge from marker a to marker b in µA·ms (exact ints; may allocate)."""
+        raw = (b_uah - a_uah) * _UAMS + (b_rem - a_rem)
+        el_ms = (b_s - a_s) * 1000 + (b_ms - a_ms)
+        return raw - self.offset_na * el_ms // 1000
+
+    def _knee(self, s):
+        """The anode ran out: measure the inventory (once per cycle, may allocate)."""
+        cap = self.capacity_uah
+        self.knee_now = True
+        self._cyc_knee = True
+        if self._top1_seen:
+            qc1 = self._corrected_uams(
+                self._start_uah, self._start_rem, 0, 0,
+                self._top1_uah, self._top1_rem, self._top1_s, self._top1_ms,
+            )  # fmt: skip
+            r = cap * _UAMS - qc1
+            if r < 0:
+                r = 0
+            self.residue_uah = (r + _UAMS // 2) // _UAMS
+            qd = -self._corrected_uams(
+                self._top_uah, self._top_rem, self._top_s, self._top_ms,
+                s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
+            )  # fmt: skip
+            inv_uams = r + qd
+            if self.stiffness_pa_per_um <= 0 and self._p0_set and qc1 > 0:
+                self._learn_stiffness(qc1)
+        else:
+            # No top seen since reset: the charge balance since the start is all there is.
+            inv_uams = cap * _UAMS - (self.q_uah * _UAMS + self._q_rem)
+        if inv_uams < 0:
+            inv_uams = 0
+        inv = (inv_uams + _UAMS // 2) // _UAMS
+        prior = self._anchor_uah
+        if self._knee_seen and self._in_since_knee > cap // 10:
+            lam = (prior - inv) * _PPM // self._in_since_knee
+            if lam < 0:
+                lam = 0
+            elif lam > _LAMBDA_MAX:
+                lam = _LAMBDA_MAX
+            n = self._lambda_n
+            self._lambda_ppm = lam if n == 0 else self._lambda_ppm + (lam - self._lambda_ppm) // 4
+            self._lambda_n = n + 1
+        self._anchor_uah = inv
+        self.anchors += 1
+        self._knee_seen = True
+        self._knee_q = self.q_uah
+        self._in_since_knee = 0
+        self._in_knee_rem = 0
+        self._loss_live = 0
+        self.inventory_uah = inv
+        # ppm from the exact charge: finer than 1 µAh on small cells
+        self.inventory_ppm = inv_uams * _PPM // (cap * _UAMS) if cap > 0 else 0
+        self._anchor_ppm = self.inventory_ppm
+        loss = cap - inv
+        if loss < 0:
+            loss = 0
+        self.loss_total_uah = loss
+        self._split_loss(s, loss)
+
+    def _learn_stiffness(self, qc1_uams):
+        dp = self._p_top1 - self._p0
+        if dp <= 0:
+            return
+        # thickness of the first charge's deposit (nm) = Qc1 x dense nm/µAh / live density
+        # stiffness (Pa/µm) = dp / thickness x 1000
+        num = dp * 1000 * _UAMS * self.area_um2k * self.live_density_ppm
+        den = qc1_uams * self.nm_per_mah_cm2 * 100 * _PPM
+        if den > 0:
+            self.stiffness_learned_pa_per_um = num // den
+
+    def _split_loss(self, s, loss):
+        k = self.stiffness_pa_per_um
+        if k <= 0:
+            k = self.stiffness_learned_pa_per_um
+        if k <= 0 or not self._p0_set or s.errors & wire.FAULT_SENSOR_PRESSURE or loss <= 0:
+            if loss <= 0:
+                self.loss_dead_uah = 0
+                self.loss_sei_uah = 0
+                self.dead_nm = 0
+            return
+        # residual thickness over the bare collector, in nm x area (0.001 mm²)
+        h_area = (s.pressure_pa - self._p0) * 1000 * self.area_um2k // k
+        dd = self.dead_density_ppm
+        sei = self.sei_nm_per_mah_cm2 * 100
+        den = self.nm_per_mah_cm2 * 100 * _PPM - sei * dd
+        dead = (h_area * dd - loss * sei * dd) // den if den > 0 else 0
+        if dead < 0:
+            dead = 0
+        elif dead > loss:
+            dead = loss
+        self.loss_dead_uah = dead
+        self.loss_sei_uah = loss - dead
+        self.dead_nm = dead * self.nm_per_mah_cm2 * 100 // self.area_um2k
+
+    # ------------------------------------------------------------ cycle close
 
     def _close_cycle(self):
-        # Once per cycle, not per sample: exact (possibly big-int) arithmetic is fine here.
-        if self._in_uah > 0:
-            self.ce_last_ppm = self._out_uah * _PPM // self._in_uah
-            if self.ce_last_ppm > _PPM:
-                self.ce_last_ppm = _PPM
-            n = self.cycle_count
-            self.ce_rolling_ppm = (self.ce_rolling_ppm * n + self.ce_last_ppm) // (n + 1)
-            self.inventory_uah = self._out_uah
-            if self.capacity_uah > 0:
-                self.inventory_ppm = self._out_uah * _PPM // self.capacity_uah
-            self.loss_total_uah = self.capacity_uah - self._out_uah
+        """Once per cycle, not per sample: exact (possibly big-int) arithmetic is fine here."""
+        cin = self._cin_uah * _UAMS + self._cin_rem
+        cout = self._cout_uah * _UAMS + self._cout_rem
+        full = self._cyc_top and self._cyc_knee
+        if cin > 0:
+            ce = cout * _PPM // cin
+            self.ce_last_ppm = ce if ce < _PPM else _PPM
+            if full and self.cycle_count > 0:
+                n = self.full_cycles
+                if n == 0:
+                    self.ce_rolling_ppm = self.ce_last_ppm
+                else:
+                    self.ce_rolling_ppm += (self.ce_last_ppm - self.ce_rolling_ppm) // 8
+                self.full_cycles = n + 1
+        self.last_full = full
+        if self._slip_new:
+            self._slip_new = False
+            self.slippage_uah = self._slip_pending
+            if self.cycle_count > 1:
+                self.slip_uah = (
+                    self._slip_pending
+                    if self.slip_uah == 0
+                    else self.slip_uah + (self._slip_pending - self.slip_uah) // 4
+                )
         self.cycle_count += 1
         self.cycle_done = True
-        self._in_uah = 0
-        self._out_uah = 0
+        if self._cyc_knee:
+            h = self._hist
+            j = 2 * self._hi
+            h[j] = self.cycle_count
+            h[j + 1] = self.inventory_ppm
+            self._hi = (self._hi + 1) % _HIST
+            if self._hn < _HIST:
+                self._hn += 1
+            self._fit_eol()
+        self._cin_uah = 0
+        self._cin_rem = 0
+        self._cout_uah = 0
+        self._cout_rem = 0
+        self._cyc_top = False
+        self._cyc_knee = False
+
+    def _fit_eol(self):
+        """Least-squares line through the last eol_fit_cycles knee inventories."""
+        n = self._hn if self._hn < self.eol_fit_cycles else self.eol_fit_cycles
+        if n < 3:
+            return
+        h = self._hist
+        sx = sy = 0
+        j = self._hi
+        for _ in range(n):
+            j = (j - 1) % _HIST
+            sx += h[2 * j]
+            sy += h[2 * j + 1]
+        # centred sums (x in cycles, y in ppm), scaled by n to stay exact
+        sxx = sxy = 0
+        j = self._hi
+        for _ in range(n):
+            j = (j - 1) % _HIST
+            dx = n * h[2 * j] - sx
+            dy = n * h[2 * j + 1] - sy
+            sxx += dx * dx
+            sxy += dx * dy
+        if sxx <= 0 or sxy >= 0:
+            self.cycles_to_eol = -1
+            self.eol_sigma = -1
+            return
+        # y = ybar + b (x - xbar), b = sxy / sxx (ppm per cycle)
+        # x_eol = xbar + (eol - ybar) / b
+        eol = self.eol_retention_ppm
+        x_eol_n = sx + (n * eol - sy) * sxx // sxy  # n x x_eol
+        now = self.cycle_count
+        left = (x_eol_n - n * now) // n
+        self.cycles_to_eol = left if left > 0 else 0
+        # residuals: sum (dy - b dx)^2 / n^2
+        ss = 0
+        j = self._hi
+        for _ in range(n):
+            j = (j - 1) % _HIST
+            dx = n * h[2 * j] - sx
+            dy = n * h[2 * j + 1] - sy
+            e = dy * sxx - sxy * dx  # (dy - b dx) x sxx
+            ss += e * e
+        # s^2 = ss / (sxx^2 n^2 (n - 2)); sigma_x = s / |b| x sqrt(1/n + (x_eol - xbar)^2 / Sxx)
+        # with Sxx = sxx / n^2 and |b| = |sxy| / sxx.
+        dxe = x_eol_n - sx  # n (x_eol - xbar)
+        var_n = ss * (sxx + n * dxe * dxe) // (n * n * n * (n - 2) * sxy * sxy * sxx)
+        sig = _isqrt(var_n)
+        self.eol_sigma = sig if sig < 1000000 else 1000000
+        if self.cycles_to_eol > 1000000:
+            self.cycles_to_eol = 1000000

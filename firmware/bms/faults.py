@@ -9,19 +9,27 @@ OVER_CURRENT_CHARGE, OVER_CURRENT_DISCHARGE    CRITICAL  heating, plating at hig
 OVER_TEMPERATURE                               CRITICAL  thermal runaway path
 PRESSURE_HIGH                                  CRITICAL  cracking the solid electrolyte
 SHORT_HARD                                     CRITICAL  confirmed hard dendrite short
-OVER_VOLTAGE, UNDER_VOLTAGE                    ALARM     cutoff exceeded
+OVER_VOLTAGE                                  ALARM     charge cutoff exceeded
 UNDER_TEMPERATURE                              ALARM     plating risk when charging cold
 PRESSURE_LOW                                   ALARM     contact loss, current crowding
 SENSOR_CURRENT/PRESSURE/TEMPERATURE/STUCK      ALARM     the protection is blind
 SHORT_SOFT                                     ALARM     confirmed soft short
 CONFIG_INVALID                                 ALARM     running on defaults until confirmed
+UNDER_VOLTAGE                                  WARNING   see below
 LOG_ERROR                                      WARNING   data lost, the cell is not at risk
 WATCHDOG_RESET                                 INFO      a record of what happened
 =============================================  ========  ==================================
 
 ``BLOCKING`` (severity >= ALARM) is what forces the protection into the safe
-state (both paths off). Nothing here allocates: masks are ints computed once at
-import, the helpers are integer tests.
+state (both paths off).
+
+UNDER_VOLTAGE is not blocking: in an anode-free cell every discharge ends at
+the depletion knee, and a fresh cell starts with no metal plated, at a low
+voltage. Blocking would stop the very charge that fixes it. While the
+condition lasts the protection holds only the discharge path off.
+
+Nothing here allocates: masks are ints computed once at import, the helpers
+are integer tests.
 """
 
 from bms import wire
@@ -41,14 +49,13 @@ SENSOR = (
 )
 ALARM = (
     wire.FAULT_OVER_VOLTAGE
-    | wire.FAULT_UNDER_VOLTAGE
     | wire.FAULT_UNDER_TEMPERATURE
     | wire.FAULT_PRESSURE_LOW
     | SENSOR
     | wire.FAULT_SHORT_SOFT
     | wire.FAULT_CONFIG_INVALID
 )
-WARNING = wire.FAULT_LOG_ERROR
+WARNING = wire.FAULT_LOG_ERROR | wire.FAULT_UNDER_VOLTAGE
 INFO_ONLY = wire.FAULT_WATCHDOG_RESET
 
 ALL = CRITICAL | ALARM | WARNING | INFO_ONLY  # every known bit

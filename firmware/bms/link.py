@@ -9,7 +9,7 @@ The port is any object with ``any()`` (bytes waiting), ``readinto(buf, n)``
 and ``write(buf, n)``. The handler (the app) answers the questions:
 
     device_id, board_name (bytes), capabilities, fw_version (3-tuple)
-    uptime_s()
+    uptime_s(), session_opened() (a HELLO with our declarations arrived)
     config_value(key) -> int or None (unknown key)
     config_keys -> iterable of key ids
     config_set(key, value) -> (wire.CFGST_*, value in force)
@@ -118,6 +118,8 @@ class Link:
         schema = buf[_HS + 1] | buf[_HS + 2] << 8 | buf[_HS + 3] << 16 | buf[_HS + 4] << 24
         self.session = version >> 4 == _PROTOCOL_MAJOR and schema == wire.SCHEMA_HASH
         h = self.handler
+        if self.session:
+            h.session_opened()
         major, minor, patch = h.fw_version
         n = wire.pack_info(
             self.enc.raw,

@@ -256,7 +256,8 @@ class Protection:
             else:
                 self.state = wire.STATE_IDLE
             self._chg.set(True)
-            self._dis.set(True)
+            # Below the discharge cutoff: no more discharge, charging still allowed.
+            self._dis.set(not self.active & wire.FAULT_UNDER_VOLTAGE)
         if new:
             self._save(self.latched)
         return self.state

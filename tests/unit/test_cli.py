@@ -81,17 +81,17 @@ def test_codegen_check_passes_on_fresh_tree():
     assert afbms("codegen", "--check").returncode == 0
 
 
-def test_demo_rejects_too_few_samples():
-    proc = afbms("demo", "--samples", "3")
-    assert proc.returncode == 2 and "at least 8" in proc.stderr
+def test_demo_rejects_zero_cycles():
+    proc = afbms("demo", "--cycles", "0")
+    assert proc.returncode == 2 and "at least 1" in proc.stderr
 
 
 @pytest.mark.vm
-def test_demo_runs_in_the_vm(tmp_path):
-    proc = afbms("demo", "--out", str(tmp_path), "--samples", "48")
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    proc = afbms("demo", "--out", str(tmp_path), "--cycles", "1", timeout=600)
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["device"]["schema_matches"] is True
-    assert (summary["frames"]["telemetry"], summary["log"]["records"]) == (48, 48)
-    assert summary["vm_heap_bytes_per_telemetry_encode"] == 0
-    assert (tmp_path / "telemetry.csv").read_text().startswith("Test Time / s,Voltage / V")
+    assert "firmware estimate" in proc.stdout
+    assert (tmp_path / "demo.sqlite").is_file()
+    assert len(list(tmp_path.glob("*.png"))) >= 2
+    assert list(tmp_path.glob("*.bdf.csv"))

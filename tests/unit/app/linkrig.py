@@ -27,6 +27,9 @@ class FakeApp:
     def uptime_s(self):
         return 42
 
+    def session_opened(self):
+        self.sessions = getattr(self, "sessions", 0) + 1
+
     def config_value(self, key):
         return self.config.get(key)
 

@@ -203,3 +203,29 @@ def test_corrupt_fault_file_holds_outputs_safe(tmp_path):
     rig.reboot()
     rig.steps(1)
     assert rig.outputs == (False, False)
+
+
+class FakeImage:
+    def __init__(self, trial):
+        self.trial = trial
+        self.confirmed = 0
+
+    def confirm(self):
+        self.confirmed += 1
+        self.trial = 0
+
+
+def test_trial_image_confirms_itself_on_hello(tmp_path):
+    rig = AppRig(tmp_path)
+    rig.app.image = image = FakeImage(trial=1)
+    rig.hello()
+    assert (image.confirmed, image.trial) == (1, 0)
+
+
+def test_unconfirmed_trial_image_stops_for_rollback(tmp_path):
+    from bms.app import STOP_ROLLBACK, TRIAL_TIMEOUT_MS
+
+    rig = AppRig(tmp_path)
+    rig.app.image = FakeImage(trial=1)
+    stop = rig.app.run(max_steps=TRIAL_TIMEOUT_MS // 1000 + 10)
+    assert stop == STOP_ROLLBACK and rig.outputs == (False, False)

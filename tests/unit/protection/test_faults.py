@@ -8,7 +8,7 @@ FAULT_BITS = {name: getattr(wire, name) for name in dir(wire) if name.startswith
 
 EXPECTED = {
     "FAULT_OVER_VOLTAGE": wire.SEV_ALARM,
-    "FAULT_UNDER_VOLTAGE": wire.SEV_ALARM,
+    "FAULT_UNDER_VOLTAGE": wire.SEV_WARNING,
     "FAULT_OVER_CURRENT_CHARGE": wire.SEV_CRITICAL,
     "FAULT_OVER_CURRENT_DISCHARGE": wire.SEV_CRITICAL,
     "FAULT_OVER_TEMPERATURE": wire.SEV_CRITICAL,

@@ -132,6 +132,9 @@ LIMIT_CASES = [
      wire.FAULT_PRESSURE_HIGH),
 ]  # fmt: skip
 IDS = [c[0] for c in LIMIT_CASES]
+# Under-voltage is the anode-free cell's normal end of discharge: not blocking.
+BLOCKING_CASES = [c for c in LIMIT_CASES if c[6] != wire.FAULT_UNDER_VOLTAGE]
+BLOCKING_IDS = [c[0] for c in BLOCKING_CASES]
 
 
 # ----------------------------------------------------------------- construction, INIT
@@ -223,7 +226,7 @@ def test_rest_threshold_is_an_attribute():
 # ----------------------------------------------------------------- limits
 
 
-@pytest.mark.parametrize("case", LIMIT_CASES, ids=IDS)
+@pytest.mark.parametrize("case", BLOCKING_CASES, ids=BLOCKING_IDS)
 def test_limit_trips_after_exactly_debounce_samples(case):
     _, attr, _, bad, _, _, bit = case
     rig = running()
@@ -264,7 +267,7 @@ def test_interrupted_violation_does_not_trip(case):
     assert rig.outputs == ON
 
 
-@pytest.mark.parametrize("case", LIMIT_CASES, ids=IDS)
+@pytest.mark.parametrize("case", BLOCKING_CASES, ids=BLOCKING_IDS)
 def test_hysteresis_and_clear(case):
     _, attr, limit, bad, inside, released, bit = case
     rig = running()
@@ -606,3 +609,21 @@ def test_every_fault_bit_is_handled_by_severity():
         rig.p.latch(bit)
         rig.feed()
         assert rig.outputs == (OFF if faults.blocking(bit) else ON), hex(bit)
+
+
+def test_under_voltage_holds_only_the_discharge_path_off():
+    rig = running()
+    rig.feed(DEBOUNCE, voltage_uv=2_900_000)
+    assert rig.p.latched == wire.FAULT_UNDER_VOLTAGE
+    assert rig.p.state == wire.STATE_IDLE and rig.outputs == (True, False)  # charging allowed
+    rig.feed(voltage_uv=3_100_000)  # back above the cutoff by the margin
+    assert rig.outputs == ON and rig.p.latched == wire.FAULT_UNDER_VOLTAGE  # a record only
+    assert rig.p.clear(0) == 0
+
+
+def test_fresh_anode_free_cell_can_be_charged_from_a_low_voltage():
+    rig = Rig()
+    rig.feed(DEBOUNCE + 2, voltage_uv=1_800_000, current_ua=0)
+    assert rig.outputs == (True, False)
+    rig.feed(current_ua=1_000, voltage_uv=1_900_000)
+    assert rig.p.state == wire.STATE_CHARGE and rig.outputs[0]

@@ -163,7 +163,10 @@ class ProtectionMachine(RuleBasedStateMachine):
     def outputs_safe(self):
         p = self.p
         on = (self.chg.on, self.dis.on)
-        assert on[0] == on[1], "the two paths disagree"
+        if p.active & wire.FAULT_UNDER_VOLTAGE:  # below the discharge cutoff
+            assert not on[1], "discharge path on below the discharge cutoff"
+        else:
+            assert on[0] == on[1], "the two paths disagree"
         if p.latched & faults.BLOCKING:
             assert on == (False, False), "output on with a blocking fault latched"
         if p.state in SAFE_STATES:
@@ -214,7 +217,9 @@ def test_random_readings_outputs_follow_latched(readings):
             assert state == wire.STATE_FAULT
         else:
             assert state in (wire.STATE_IDLE, wire.STATE_CHARGE, wire.STATE_DISCHARGE)
-        assert rig.outputs == ((False, False) if blocked else (True, True))
+        under_voltage = bool(rig.p.active & wire.FAULT_UNDER_VOLTAGE)
+        expected = (False, False) if blocked else (True, not under_voltage)
+        assert rig.outputs == expected
         if rig.p.new_faults & faults.BLOCKING:
             assert rig.outputs == (False, False)  # safe in the update that tripped
 
@@ -265,7 +270,10 @@ def _limit_property(case):
             rig.p.update(Reading(**{**GOOD, attr: x}))
             assert bool(rig.p.active & bit) == active
             assert bool(rig.p.latched & bit) == latched
-            assert rig.outputs == ((False, False) if latched else (True, True))
+            if bit & faults.BLOCKING:
+                assert rig.outputs == ((False, False) if latched else (True, True))
+            else:  # under-voltage: only the discharge path, only while active
+                assert rig.outputs == (True, not active)
 
     check.__name__ = f"test_model_{name}"
     return check

@@ -174,8 +174,9 @@ def report(faulty: list[dict], clean: list[dict], sensors: list[dict], est: list
     if n:
         bound = 3000.0 / n  # 95 % upper bound with zero events: 3 / n
         rate = fa / n * 1000
+        upper = bound if fa == 0 else float("nan")
         print(f"  false alarms per 1000 clean cycles: {rate:.3f} over {n} cycles "
-              f"(95 % upper bound {bound if fa == 0 else float('nan'):.3f}; goal < 0.1)")  # fmt: skip
+              f"(95 % upper bound {upper:.3f}; goal < 0.1)")  # fmt: skip
         sig = (sig1 + sig60) / n * 1000
         print(f"  signature/suspicion (WARNING, no latch) events per 1000 clean cycles: {sig:.2f}")
     for c in clean:

@@ -17,6 +17,15 @@ is abandoned: the loader goes back to the previous slot by itself. Without
 import os
 import sys
 
+try:
+    import micropython
+
+    # First thing: until the protocol owns the console, a 0x03 byte inside a host's
+    # first frame would be Ctrl-C and stop the firmware at boot.
+    micropython.kbd_intr(-1)
+except ImportError:  # CPython, for tests
+    micropython = None
+
 FW_DIR = "/fw"  # where the slots and the state live (tests point it elsewhere)
 MAX_TRIES = 3  # boots a trial image gets before the loader rolls back
 
@@ -86,4 +95,8 @@ def boot():
 
 
 if __name__ == "__main__":  # MicroPython runs main.py as __main__ at power-up
-    boot()
+    try:
+        boot()
+    finally:
+        if micropython is not None:
+            micropython.kbd_intr(3)  # the REPL gets Ctrl-C back whatever happened

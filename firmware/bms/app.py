@@ -31,7 +31,6 @@ except ImportError:  # CPython
 
 
 FW_VERSION = (0, 1, 0)
-_POLL_SLICE_MS = const(5)  # longest sleep between link polls while waiting for a sample
 _FAULTS_VERSION = const(1)
 
 # What App.run() returns: why the loop stopped.
@@ -219,7 +218,8 @@ class App:
                 self.link.poll()
                 wait = sampler.ms_until_due()
                 if wait > 0:
-                    clock.sleep_ms(wait if wait < _POLL_SLICE_MS else _POLL_SLICE_MS)
+                    slice_ms = clock.poll_slice_ms
+                    clock.sleep_ms(wait if wait < slice_ms else slice_ms)
                 if wdt is not None:
                     wdt.feed()
                 continue

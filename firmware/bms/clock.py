@@ -24,6 +24,11 @@ _REANCHOR_MS = const(3600000)
 class Clock:
     """Device-time bookkeeping over a wrapping millisecond tick counter."""
 
+    # Longest sleep between link polls while waiting for a sample: short on a real
+    # board (the host gets answers quickly); a virtual clock that does not pace
+    # itself may answer with a long one, since its sleeps cost nothing.
+    poll_slice_ms = 5
+
     def __init__(self, time_s=0):
         self._anchor_s = time_s
         self._anchor_ticks = self.ticks_ms()

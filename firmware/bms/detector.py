@@ -21,7 +21,8 @@ above, reported as an EVENT with the sample as snapshot; thresholds in config):
   beyond CAPACITY + OVERRUN.
 * CE_COLLAPSE: at the close of a full cycle (a top and a knee), CE below the
   detector's own rolling baseline by CE_DROP, or top-to-top slippage above
-  its baseline by CE_DROP of CAPACITY. Flagged cycles stay out of the baseline.
+  its baseline by CE_DROP of CAPACITY. The baselines follow every full cycle
+  with weight 1/2: a short's drop is abrupt, sudden death's decline gradual.
 * SELF_DISCHARGE: at rest after a charge, past REST_SETTLE, the decline of the
   voltage (block means) converted to a leak current with dV/dQ measured on the
   last ~75 mV of the CC charge; above LEAK_PPM_PER_H of CAPACITY per hour.
@@ -612,28 +613,25 @@ class Detector:
             return
         ce = est.ce_last_ppm
         slip = est.slippage_uah
-        flagged = False
         if self._ce_n >= 2:
             drop = self._ce_base - ce
             over = slip - self._slip_base if self._slip_n >= 2 else 0
             if drop > self.ce_drop_ppm or over > self._ce_slip_uah:
-                flagged = True
                 if drop < 0:
                     drop = 0
                 worst = drop > 2 * self.ce_drop_ppm or over > 2 * self._ce_slip_uah
                 sev = wire.SEV_WARNING if worst else wire.SEV_INFO
                 self._signature(SIG_CE, _P_CE, drop, sev, -100)
-        if not flagged:
-            if self._ce_n == 0:
-                self._ce_base = ce
-            else:
-                self._ce_base += (ce - self._ce_base) >> 3
-            self._ce_n += 1
-            if self._slip_n == 0:
-                self._slip_base = slip
-            else:
-                self._slip_base += (slip - self._slip_base) >> 3
-            self._slip_n += 1
+        # The baseline follows every full cycle with weight 1/2: a short's drop is abrupt
+        # (one cycle), sudden death bends CE down by < 1 % per cycle and is followed.
+        if self._ce_n == 0:
+            self._ce_base = ce
+            self._slip_base = slip
+        else:
+            self._ce_base += (ce - self._ce_base) >> 1
+            self._slip_base += (slip - self._slip_base) >> 1
+        self._ce_n += 1
+        self._slip_n += 1
 
     # ------------------------------------------------------------ escalation
 

@@ -519,7 +519,20 @@ class Estimator:
                 self._top_uah, self._top_rem, self._top_s, self._top_ms,
                 s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
             )  # fmt: skip
-            inv_uams = r + qd
+            # The residue shrinks with the cathode's capacity (metal stranded in cathode
+            # particles that lost contact: counted out, never back). With rho = r / CAPACITY
+            # from the first charge and the charge balance since the start (which misses
+            # exactly that stranded metal), inventory = (rho x balance + Qd) / (1 - rho);
+            # with nothing stranded it is r + Qd.
+            cap_uams = cap * _UAMS
+            bal = self._corrected_uams(
+                self._start_uah, self._start_rem, 0, 0,
+                s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
+            )  # fmt: skip
+            if 0 < r < cap_uams and bal > 0:
+                inv_uams = (r * bal // cap_uams + qd) * cap_uams // (cap_uams - r)
+            else:
+                inv_uams = r + qd
             if self.stiffness_pa_per_um <= 0 and self._p0_set and qc1 > 0:
                 self._learn_stiffness(qc1)
         else:

@@ -134,6 +134,7 @@ def test_power_cut_during_flash_leaves_a_bootable_board(board, delay_s):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 50 flashes cut at random instants, each followed by a reboot
 def test_fifty_power_cuts_during_flash(board):
     flash(board.port, "sim", timeout=30)
     rng = random.Random(50)

@@ -160,7 +160,7 @@ class ConfigKey(IntEnum):
     LIVE_DENSITY_PPM = 19  # ppm of dense metal: fresh deposit (learning the stiffness)
     DEAD_DENSITY_PPM = 20  # ppm of dense metal: porous dead metal
     SEI_NM_PER_MAH_CM2 = 21  # nm of SEI per mAh/cm² of metal bound in it
-    EOL_FIT_CYCLES = 22  # cycles in the end-of-life fit
+    EOL_FIT_CYCLES = 22  # cycles in the end-of-life fit, at most (half the cycles so far)
     # Dendrite-short detector (issue 4)
     DROP_UV = 23  # µV, smallest voltage drop during CC charge that is a signature
     DROP_CONFIRM_COUNT = 24  # voltage drops within two cycles that confirm a soft short

@@ -139,9 +139,9 @@ TABLE = (
     # nm per mAh/cm² of metal bound in SEI: ~2 µm (a Li2O/LiF/Li2S-like layer at about half
     # the metal's molar volume density). 0 (ignore SEI thickness) .. 100 µm.
     (wire.CFG_SEI_NM_PER_MAH_CM2, "sei_nm_per_mah_cm2", 2_000, 0, 100_000, 0),
-    # cycles. The end-of-life line is fitted over the last n inventory measurements:
-    # 4 (follows sudden death at once, noisy) .. 64 (the buffer allocated once).
-    (wire.CFG_EOL_FIT_CYCLES, "eol_fit_cycles", 20, 4, 64, 0),
+    # cycles. The end-of-life line is fitted over half the cycles so far, at most this
+    # many: 4 (follows sudden death at once, noisy) .. 64 (the buffer allocated once).
+    (wire.CFG_EOL_FIT_CYCLES, "eol_fit_cycles", 64, 4, 64, 0),
     # -- dendrite-short detector --
     # µV. Dendrite contacts pull a CC charge down by 20-80 mV (seeds); the nucleation dip
     # and noise stay below 15 mV. 1 mV .. 1 V (R_ORDER keeps it below HARD_DROP).

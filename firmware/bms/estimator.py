@@ -38,9 +38,10 @@ What an anode-free cell allows to be measured, and how it is used:
   [0, loss]).
 * Thickness: plated metal now and dead metal, dense equivalent (nm), from
   charge x (4850 or 8800 nm per mAh/cm², the config's METAL) / area.
-* End of life: a least-squares line through the last EOL_FIT_CYCLES knee
-  inventories (ppm vs cycle), its crossing of EOL_RETENTION, and a 1-sigma
-  from the residuals (inverse-prediction error).
+* End of life: a least-squares line through the recent knee inventories (ppm
+  vs cycle; half the cycles so far, 8 to EOL_FIT_CYCLES of them, each
+  re-corrected with the newest offset estimate), its crossing of
+  EOL_RETENTION, and a 1-sigma from the residuals (inverse-prediction error).
 * Cycles: a cycle closes at the first charging sample after a discharge of
   >= 1 % of CAPACITY (as the plant and cyclers count). CE = out / in of the
   cycle (reported for every cycle, rolled into the baseline only for full
@@ -119,7 +120,11 @@ class Estimator:
         self.sei_nm_per_mah_cm2 = 2000
         self.eol_retention_ppm = 800000
         self.eol_fit_cycles = 20
-        self._hist = array("i", [0] * (2 * _HIST))  # (cycle, inventory ppm) pairs
+        # EOL history: (cycle, inventory ppm, offset nA then, offset exposure s) per knee,
+        # and the offset-corrected ppm of the points in the fit
+        self._hist = array("i", [0] * (4 * _HIST))
+        self._hy = array("i", [0] * _HIST)
+        self._hx = array("i", [0] * _HIST)
         self._derive()
         if get is not None:
             self.configure(get)
@@ -249,6 +254,7 @@ class Estimator:
         self._cyc_knee = False
         self._slip_pending = 0
         self._slip_new = False
+        self._knee_exp_s = 0  # s over which the last knee's charges were counted
         self._hn = 0  # EOL history entries
         self._hi = 0  # next slot
 
@@ -519,20 +525,25 @@ class Estimator:
                 self._top_uah, self._top_rem, self._top_s, self._top_ms,
                 s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
             )  # fmt: skip
-            # The residue shrinks with the cathode's capacity (metal stranded in cathode
-            # particles that lost contact: counted out, never back). With rho = r / CAPACITY
-            # from the first charge and the charge balance since the start (which misses
-            # exactly that stranded metal), inventory = (rho x balance + Qd) / (1 - rho);
-            # with nothing stranded it is r + Qd.
+            # The residue shrinks with the cathode's capacity: metal stranded in cathode
+            # particles that lost contact is counted out by a discharge and never comes
+            # back, so the charge balance since the start misses it. With rho = r /
+            # CAPACITY: inventory = r + Qd - rho x stranded, stranded = (CAPACITY - r -
+            # Qd) - balance. The balance carries the offset's residual x all the time
+            # since the start, so stranded is clamped to [0, half the measured loss].
+            inv_uams = r + qd
+            self._knee_exp_s = self._top1_s + self._el_s - self._top_s
             cap_uams = cap * _UAMS
             bal = self._corrected_uams(
                 self._start_uah, self._start_rem, 0, 0,
                 s.charge_uah, s.charge_rem_uams, self._el_s, self._el_ms,
             )  # fmt: skip
-            if 0 < r < cap_uams and bal > 0:
-                inv_uams = (r * bal // cap_uams + qd) * cap_uams // (cap_uams - r)
-            else:
-                inv_uams = r + qd
+            lost = cap_uams - inv_uams
+            stranded = lost - bal
+            if stranded > lost // 2:
+                stranded = lost // 2
+            if stranded > 0 and 0 < r < cap_uams:
+                inv_uams -= r * stranded // (cap_uams - r)
             if self.stiffness_pa_per_um <= 0 and self._p0_set and qc1 > 0:
                 self._learn_stiffness(qc1)
         else:
@@ -634,9 +645,11 @@ class Estimator:
         self.cycle_done = True
         if self._cyc_knee:
             h = self._hist
-            j = 2 * self._hi
+            j = 4 * self._hi
             h[j] = self.cycle_count
             h[j + 1] = self.inventory_ppm
+            h[j + 2] = self.offset_na
+            h[j + 3] = self._knee_exp_s
             self._hi = (self._hi + 1) % _HIST
             if self._hn < _HIST:
                 self._hn += 1
@@ -649,24 +662,42 @@ class Estimator:
         self._cyc_knee = False
 
     def _fit_eol(self):
-        """Least-squares line through the last eol_fit_cycles knee inventories."""
-        n = self._hn if self._hn < self.eol_fit_cycles else self.eol_fit_cycles
+        """Least-squares line through the last eol_fit_cycles knee inventories, each
+        re-corrected for what the offset estimate learned since (an inventory moves by
+        offset change x the time its charges were counted over)."""
+        # window: half the cycles so far (at least 8), at most EOL_FIT_CYCLES: a long
+        # life is fitted over many cycles (its slope is small against the noise), a
+        # short one over its recent bend
+        n = self.cycle_count // 2
+        if n < 8:
+            n = 8
+        if n > self.eol_fit_cycles:
+            n = self.eol_fit_cycles
+        if n > self._hn:
+            n = self._hn
         if n < 3:
             return
         h = self._hist
+        hx = self._hx
+        hy = self._hy
+        off = self.offset_na
+        cap = self.capacity_uah if self.capacity_uah > 0 else 1
         sx = sy = 0
         j = self._hi
-        for _ in range(n):
+        for k in range(n):
             j = (j - 1) % _HIST
-            sx += h[2 * j]
-            sy += h[2 * j + 1]
+            x = h[4 * j]
+            # ppm = nA x s / (3.6 x µAh)
+            y = h[4 * j + 1] + (off - h[4 * j + 2]) * h[4 * j + 3] * 10 // (36 * cap)
+            hx[k] = x
+            hy[k] = y
+            sx += x
+            sy += y
         # centred sums (x in cycles, y in ppm), scaled by n to stay exact
         sxx = sxy = 0
-        j = self._hi
-        for _ in range(n):
-            j = (j - 1) % _HIST
-            dx = n * h[2 * j] - sx
-            dy = n * h[2 * j + 1] - sy
+        for k in range(n):
+            dx = n * hx[k] - sx
+            dy = n * hy[k] - sy
             sxx += dx * dx
             sxy += dx * dy
         if sxx <= 0 or sxy >= 0:
@@ -682,11 +713,9 @@ class Estimator:
         self.cycles_to_eol = left if left > 0 else 0
         # residuals: sum (dy - b dx)^2 / n^2
         ss = 0
-        j = self._hi
-        for _ in range(n):
-            j = (j - 1) % _HIST
-            dx = n * h[2 * j] - sx
-            dy = n * h[2 * j + 1] - sy
+        for k in range(n):
+            dx = n * hx[k] - sx
+            dy = n * hy[k] - sy
             e = dy * sxx - sxy * dx  # (dy - b dx) x sxx
             ss += e * e
         # s^2 = ss / (sxx^2 n^2 (n - 2)); sigma_x = s / |b| x sqrt(1/n + (x_eol - xbar)^2 / Sxx)

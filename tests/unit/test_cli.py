@@ -89,7 +89,7 @@ def test_demo_rejects_zero_cycles():
 @pytest.mark.vm
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
-    proc = afbms("demo", "--out", str(tmp_path), "--cycles", "1", timeout=600)
+    proc = afbms("demo", "--out", str(tmp_path), timeout=900)  # two cycles: one full estimate
     assert proc.returncode == 0, proc.stderr
     assert "firmware estimate" in proc.stdout
     assert (tmp_path / "demo.sqlite").is_file()

@@ -80,7 +80,6 @@ def run_case(case: dict) -> dict:
         "sample_period_ms": 1000, "duration_h": 30, "protocol": {"cycles": 4},
         "faults": [case["fault"]],
     })  # fmt: skip
-    onset_cycle = [0.0]
 
     def stop(runner) -> bool:
         # a cycle and a half past the onset is enough (goal: within one cycle)
@@ -95,7 +94,6 @@ def run_case(case: dict) -> dict:
         lat = latency(res, k)
         if lat is not None:
             out["lat"][k] = lat
-    out["onset_cycle"] = onset_cycle[0]
     return out
 
 
@@ -203,14 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--estimation", type=Path, default=Path("out/bench/estimation.json"),
-                    help="bench_estimation.py --json output (its clean 60 s cycles)")
+    ap.add_argument(
+        "--estimation",
+        type=Path,
+        default=Path("out/bench/estimation.json"),
+        help="bench_estimation.py --json output (its clean 60 s cycles)",
+    )
     args = ap.parse_args(argv)
     fcases = cases(args.quick)
-    clean_tasks = ([("tang_lu_na_ssze_hv", 2)] if args.quick else
-                   [(k, 12) for k in ("jeon_t1_agc_ioncomplex_ncm712", "jeon_t2_mgf2c_ncm90",
-                                      "tang_deysher_nacro2_borohydride_al", "tang_lu_na_ssze_hv",
-                                      "tang_neudecker_lco_lipon_cu", "jeon_t1_agc_spray_ncm83")])
+    clean_tasks = (
+        [("tang_lu_na_ssze_hv", 2)]
+        if args.quick
+        else [
+            (k, 12)
+            for k in (
+                "jeon_t1_agc_ioncomplex_ncm712",
+                "jeon_t2_mgf2c_ncm90",
+                "tang_deysher_nacro2_borohydride_al",
+                "tang_lu_na_ssze_hv",
+                "tang_neudecker_lco_lipon_cu",
+                "jeon_t1_agc_spray_ncm83",
+            )
+        ]
+    )
     lib = [] if args.quick else sorted(
         str(p) for p in library_dir().glob("*.toml")
         if p.name.startswith(("sensor_", "contact_"))

@@ -128,8 +128,10 @@ def print_report(results: list[dict]) -> None:
             print(f"  {res['preset']:38s} max {max(errs):.3f} %  mean "
                   f"{sum(errs) / len(errs):.3f} %  over {len(errs)} cycles")  # fmt: skip
     print()
-    print("dead metal (pressure residual) vs truth at the last cycle, µAh;"
-          " SEI column = SEI + cathode-stranded truth")
+    print(
+        "dead metal (pressure residual) vs truth at the last cycle, µAh;"
+        " SEI column = SEI + cathode-stranded truth"
+    )
     for res in results:
         if res["rows"]:
             r = res["rows"][-1]

@@ -189,6 +189,7 @@ class Result:
     trace: list[tuple] = field(default_factory=list)
     fw_cycles: int = 0
     formation_s: float = 0.0  # when the formation override ended (0: none)
+    short_seen_sample: int | None = None  # first sample taken with a short conducting
 
     @property
     def speed(self) -> float:
@@ -457,7 +458,7 @@ class Runner:
         res.state = app.protection.state
         res.truth = plant.truth()
         res.fw_cycles = est.cycle_count
-        res.short_seen_sample = self._short_seen_sample  # type: ignore[attr-defined]
+        res.short_seen_sample = self._short_seen_sample
         res.checks = check(res)
         return res
 
@@ -493,7 +494,7 @@ def latency(res: Result, kind: str) -> dict[str, float] | None:
     if ev is None:
         return None
     ref = on["sample"] + 1  # the first sample taken after the onset
-    seen = getattr(res, "short_seen_sample", None)
+    seen = res.short_seen_sample
     if on["kind"] == "soft_short_intermittent" and seen is not None and seen >= ref:
         ref = seen  # the first sample the filament was touching
     cyc = cycle_duration_s(res, on["t_s"])

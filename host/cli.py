@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the end-to-end demo on a virtual board (MicroPython VM)")
     p.add_argument("--out", default="out/demo", help="folder for the demo's outputs")
-    p.add_argument("--cycles", type=_int_at_least(1), default=2, help="cycles to run")
+    p.add_argument("--cycles", type=_int_at_least(1), default=4, help="cycles to run")
 
     p = sub.add_parser("export", help="export a device's samples from the store")
     p.add_argument("--store", required=True, help="the store file (SQLite)")
@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "bdf", "parquet"), default="bdf",
                    help="csv: plain, SI units; bdf: Battery Data Format CSV; parquet: BDF "
                    "columns, typed (default: bdf)")  # fmt: skip
-    p.add_argument("--out", required=True, help="output file, or an existing folder")
+    p.add_argument(
+        "--out", required=True, help="output file, or a folder (existing, or a path ending in /)"
+    )
 
     p = sub.add_parser("plot", help="draw PNG figures of a device's log from the store")
     p.add_argument("--store", required=True, help="the store file (SQLite)")
@@ -166,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     from afbms.vboard.cli import add_sim_arguments
 
     add_sim_arguments(sub.add_parser("sim", help="start a virtual board on a pseudo-terminal"))
+
+    p = sub.add_parser("scenario", help="run scenario files: the firmware against the "
+                       "simulated cell (exit 1 when a check fails)")  # fmt: skip
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE.toml", help="scenario files")
+    p.add_argument("--json", action="store_true", help="one JSON summary per line")
     parser.set_defaults(board_commands=board_commands)
     return parser
 
@@ -174,6 +181,16 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     from afbms.vboard.cli import run_sim
 
     return run_sim(args)
+
+
+def _cmd_scenario(args: argparse.Namespace) -> int:
+    from afbms.scenario import ScenarioError
+    from afbms.scenario.__main__ import run_files
+
+    try:
+        return run_files(args.files, args.json)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from exc
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -185,6 +202,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _cmd_export,
     "plot": _cmd_plot,
     "sim": _cmd_sim,
+    "scenario": _cmd_scenario,
 }
 
 
@@ -197,13 +215,17 @@ def _exit_code(exc: BaseException) -> int | None:
     """The exit code of an error meant for the user, or None for a bug."""
     from afbms.cellconfig import ConfigError
     from afbms.device import DeviceError
-    from afbms.flash import FlashError, UnknownBoard
+    from afbms.export import ExportError
+    from afbms.flash import FlashError, UnknownBoard, WrongBoard
     from afbms.mpvm import VmError
+    from afbms.plot import PlotError
+    from afbms.store import StoreError
     from afbms.transport import TransportError
 
     if isinstance(exc, CliError):
         return exc.code
-    if isinstance(exc, ConfigError | UnknownBoard):
+    if isinstance(exc, ConfigError | UnknownBoard | WrongBoard | StoreError | ExportError
+                  | PlotError):  # fmt: skip
         return EXIT_USER
     if isinstance(exc, FlashError):
         return EXIT_DEVICE

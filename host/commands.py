@@ -197,16 +197,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def progress_bar(args: argparse.Namespace, *columns: Any) -> Any:
+    """A rich progress bar on stderr, shown only on a terminal (never in --json runs, pipes
+    or logs, so stderr keeps to its one line per error)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, transient=True,
+                    disable=args.json or not console.is_terminal)  # fmt: skip
+
+
 def cmd_readout(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from afbms.readout import readout
     from afbms.store import Store
 
-    with connected(args) as device, Store.open(args.store) as store:
+    with Store.open(args.store) as store, connected(args) as device:
         columns = (TextColumn("readout"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeRemainingColumn())  # fmt: skip
-        with Progress(*columns, transient=True, disable=args.json) as bar:
+        with progress_bar(args, *columns) as bar:
             task = bar.add_task("readout", total=None)
 
             def progress(done: int, total: int) -> None:
@@ -239,7 +250,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         with connected(args) as device:
             if args.rate is not None:
                 device.command(Command.SET_TELEMETRY_PERIOD, args.rate)
-            counts = monitor(device, args.duration, sink, store=store)
+            counts = monitor(device, args.duration, sink, store=store, frames_max=args.count)
     finally:
         if store is not None:
             store.close()
@@ -250,13 +261,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn
 
     from afbms.flash import flash
 
     port = find_port(args.port)
-    with Progress(TextColumn("flash"), BarColumn(), DownloadColumn(), transient=True,
-                  disable=args.json) as bar:  # fmt: skip
+    with progress_bar(args, TextColumn("flash"), BarColumn(), DownloadColumn()) as bar:
         task = bar.add_task("flash", total=None)
 
         def progress(what: str, done: int, total: int) -> None:
@@ -264,19 +274,28 @@ def cmd_flash(args: argparse.Namespace) -> int:
                 bar.update(task, completed=done, total=total)
 
         report = flash(port, args.board, dry_run=args.dry_run, verify_only=args.verify_only,
-                       timeout=args.timeout, progress=progress)  # fmt: skip
+                       force=args.force, full=args.full, timeout=args.timeout,
+                       progress=progress)  # fmt: skip
     if args.json:
         print(json.dumps(report.__dict__))
+    elif args.dry_run and report.up_to_date:
+        print(f"nothing to do: slot {report.slot} already holds this firmware")
     elif args.dry_run:
         print(f"would upload {len(report.uploaded)} of {report.files} files to slot "
-              f"{report.slot}, remove {len(report.removed)}; loader "
+              f"{report.slot}, copy {len(report.copied)} on the board, remove "
+              f"{len(report.removed)}; loader "
               f"{'changes' if report.loader_updated else 'unchanged'}")  # fmt: skip
     elif args.verify_only:
         print(f"slot {report.slot}: all {report.files} files match this firmware")
+    elif report.up_to_date:
+        print(f"slot {report.slot} already holds this firmware ({report.files} files "
+              f"verified on the board); restarted, confirmed by HELLO in "
+              f"{report.seconds:.1f} s")  # fmt: skip
     else:
         print(f"flashed slot {report.slot} ({len(report.uploaded)} files uploaded, "
-              f"{report.unchanged} unchanged, {report.bytes_sent} bytes), verified, confirmed "
-              f"by HELLO in {report.seconds:.1f} s; slot {report.previous} kept")  # fmt: skip
+              f"{len(report.copied)} copied on the board, {report.unchanged} unchanged, "
+              f"{report.bytes_sent} bytes), verified, confirmed by HELLO in "
+              f"{report.seconds:.1f} s; slot {report.previous} kept")  # fmt: skip
     return 0
 
 
@@ -307,6 +326,10 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     p.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     p.add_argument("--verify-only", action="store_true",
                    help="check the active image against this firmware")  # fmt: skip
+    p.add_argument("--full", action="store_true",
+                   help="send every file over the link (no copies on the board)")  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help="flash even if the running firmware says it is another board")  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable report")
     add_port_options(p)
     p.set_defaults(timeout=20.0)
@@ -320,6 +343,7 @@ def add_board_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int
     p.add_argument("--store", help="also record everything into this SQLite store")
     p.add_argument("--rate", type=int, help="telemetry period in ms (set on the board)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--count", type=int, help="stop after this many frames")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_port_options(p)
     return {

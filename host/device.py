@@ -12,9 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from afbms.protocol.enums import (
     Command,
@@ -24,12 +22,16 @@ from afbms.protocol.enums import (
     FrameFlag,
     MsgType,
 )
-from afbms.protocol.fast import FastStats, decode_log_pages, unframe
 from afbms.protocol.frame import DecodedFrame, FrameReader, encode_frame, parse_frame
 from afbms.protocol.messages import CONFIG_KEY_ALL
 from afbms.protocol.schema import SCHEMA_HASH, PeerMismatch, check_peer
 from afbms.protocol.version import PROTOCOL_VERSION
 from afbms.transport import Transport
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from afbms.protocol.fast import FastStats
 
 UNSOLICITED = {MsgType.TELEMETRY, MsgType.EVENT, MsgType.ESTIMATE}
 
@@ -163,6 +165,8 @@ class Device:
     ) -> Iterator[np.ndarray]:
         """Records from ``start_seq`` on, one numpy page per LOG_DATA frame (fast path:
         every frame and record CRC checked; damaged ones counted in ``stats``)."""
+        from afbms.protocol.fast import FastStats  # numpy: imported only for readout
+
         stats = stats if stats is not None else FastStats()
         seq = self.send(MsgType.LOG_READ, {"start_seq": start_seq, "count": count})
         deadline = time.monotonic() + self.timeout
@@ -193,6 +197,8 @@ class Device:
     ) -> tuple[bool, np.ndarray | None]:
         """One frame during readout: LOG_DATA pages take the fast path; anything else
         (a NACK, live telemetry) goes through the reference decoder."""
+        from afbms.protocol.fast import decode_log_pages, unframe
+
         raw = unframe(chunk)
         if raw is None:
             stats.bad_frames += 1

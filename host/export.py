@@ -348,7 +348,8 @@ class ExportResult:
 def export(store: Store, fmt: str, out: str | Path, device: str | None = None) -> ExportResult:
     """Write the samples of ``device`` (None: the store's only device) to ``out``.
 
-    ``out`` may be an existing folder: the file is then named by :func:`default_name`.
+    ``out`` may be a folder (an existing one, or any path ending in a separator,
+    created if needed): the file is then named by :func:`default_name`.
     """
     if fmt not in WRITERS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -358,6 +359,11 @@ def export(store: Store, fmt: str, out: str | Path, device: str | None = None) -
     if not len(table):
         raise ExportError(f"device {key} has no samples in store {store.path}: nothing to export")
     path = Path(out)
+    if str(out).endswith(("/", os.sep)) and not path.is_dir():
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from exc
     if path.is_dir():
         path = path / default_name(key, fmt, int(table.device_ms[0]))
     if fmt == "parquet":

@@ -1,4 +1,5 @@
-"""``python -m afbms.scenario <file.toml> ...``: run scenarios, print a summary each.
+"""``python -m afbms.scenario <file.toml> ...`` (also ``afbms scenario``): run
+scenarios, print a summary each.
 
 Exit status 0 when every check of every scenario passed, 1 when one failed,
 2 for a scenario that cannot be run (one line on stderr).
@@ -82,26 +83,33 @@ def print_summary(res: Result) -> None:
     print(f"   {'PASSED' if res.passed else 'FAILED'}")
 
 
+def run_files(files: list[Path], as_json: bool = False) -> int:
+    """Run each scenario file in turn, printing its summary (one JSON line each with
+    ``as_json``); 0 when every check passed, 1 when one failed. A file that cannot be
+    run raises :class:`ScenarioError` (the summaries before it are printed)."""
+    status = 0
+    for f in files:
+        res = run_scenario(load(f))
+        if as_json:
+            print(json.dumps(summary(res), default=str), flush=True)
+        else:
+            print_summary(res)
+            sys.stdout.flush()
+        if not res.passed:
+            status = 1
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m afbms.scenario", description=__doc__)
     ap.add_argument("files", nargs="+", type=Path, help="scenario TOML files")
     ap.add_argument("--json", action="store_true", help="one JSON summary per line")
     args = ap.parse_args(argv)
-    status = 0
-    for f in args.files:
-        try:
-            sc = load(f)
-            res = run_scenario(sc)
-        except ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if args.json:
-            print(json.dumps(summary(res), default=str))
-        else:
-            print_summary(res)
-        if not res.passed:
-            status = 1
-    return status
+    try:
+        return run_files(args.files, args.json)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

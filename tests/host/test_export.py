@@ -139,6 +139,12 @@ def test_export_into_a_folder_uses_a_bdf_style_name(store, tmp_path):
     assert result.path.stat().st_mode & 0o777 == 0o666 & ~umask  # not a private temp file
 
 
+def test_a_path_ending_in_a_separator_is_a_folder_created_on_demand(store, tmp_path):
+    result = ex.export(store, "bdf", f"{tmp_path / 'new' / 'data'}/")
+    assert result.path.parent == tmp_path / "new" / "data"
+    assert result.path.name.endswith(".bdf.csv")
+
+
 @pytest.mark.parametrize("fmt", ex.FORMATS)
 def test_unwritable_path_is_a_one_line_error_and_leaves_nothing(store, tmp_path, fmt):
     blocker = tmp_path / "not-a-folder"

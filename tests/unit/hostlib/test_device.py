@@ -146,3 +146,67 @@ def test_monitor_records_live_frames(device, tmp_path):
             counts["telemetry"] == 5 == len(store.live("telemetry", device.info["device_id"].hex()))
         )
     assert seen == ["telemetry"] * 5
+
+
+class DroppingTransport(AppTransport):
+    """The app's bytes with chosen LOG_DATA frames dropped, as a link drops a page while
+    the host is not reading."""
+
+    def __init__(self, rig: AppRig, drop: set[int]) -> None:
+        super().__init__(rig)
+        self.drop = drop  # ordinal numbers (from 0) of the LOG_DATA frames to drop
+        self.log_frames = 0
+        self._partial = b""
+
+    def read(self, timeout: float) -> bytes:
+        from afbms.protocol.fast import unframe
+
+        *frames, self._partial = (self._partial + super().read(timeout)).split(b"\0")
+        out = []
+        for chunk in frames:
+            raw = unframe(chunk) if chunk else None
+            if raw is not None and raw[1] == MsgType.LOG_DATA:
+                self.log_frames += 1
+                if self.log_frames - 1 in self.drop:
+                    continue
+            out.append(chunk + b"\0")
+        return b"".join(out)
+
+
+def test_readout_asks_again_for_a_page_lost_on_the_link(tmp_path):
+    from afbms.readout import readout
+    from afbms.store import Store
+
+    transport = DroppingTransport(AppRig(tmp_path / "board"), drop={1})
+    device = Device(transport, timeout=2.0)
+    device.hello()
+    list(device.frames(timeout=0.5))  # enough samples for several pages
+    with Store.open(tmp_path / "log.sqlite") as store:
+        result = readout(device, store)
+        dev = result.device
+        assert transport.log_frames > 3  # the second page was dropped, then asked again
+        assert result.lost == 0 and store.gaps(dev) == [] and store.holes(dev) == []
+        assert store.record_count(dev) == result.next_seq - result.asked_from
+
+
+def test_readout_records_as_lost_only_what_the_device_skips(tmp_path):
+    from afbms.readout import readout
+    from afbms.store import Store
+
+    rig = AppRig(tmp_path / "board")
+    device = Device(AppTransport(rig), timeout=2.0)
+    device.hello()
+    list(device.frames(timeout=0.5))
+    rig.app.log.flush()
+    seg = sorted((tmp_path / "board").rglob("*.seg"))[0]
+    data = bytearray(seg.read_bytes())
+    assert len(data) >= 40 * 30
+    data[40 * 20 + 10] ^= 0xFF  # damage record 21 of the first segment
+    seg.write_bytes(bytes(data))
+    bad_seq = int.from_bytes(data[40 * 20 : 40 * 20 + 4], "little")
+    with Store.open(tmp_path / "log.sqlite") as store:
+        result = readout(device, store)
+        dev = result.device
+        assert result.lost == 1
+        assert [(a, b) for a, b, _ in store.gaps(dev)] == [(bad_seq, bad_seq)]
+        assert store.holes(dev) == []

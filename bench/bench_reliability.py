@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             _details(r.details)
         if "flash" in parts:
             r = interrupted_flashes(work, count=args.flashes, seed=args.seed, progress=_progress)
-            print("afbms flash cut at random instants (0.05..3 s in)")
-            print(f"  interrupted flashes           {r.flashes_cut:>8}  "
-                  f"({r.cut_mid_flash} cut before the flash had finished)")  # fmt: skip
+            print("afbms flash cut at random instants (0.05..2 s in)")
+            print(f"  interrupted flashes           {r.cut_mid_flash:>8}  "
+                  f"(power cuts: {r.flashes_cut}; the rest after the flash)")  # fmt: skip
             print(f"  unbootable boards             {r.unbootable:>8}  "
                   f"(final flash confirmed: {r.final_flash_confirmed})")  # fmt: skip
             print(f"  wall time                     {r.wall_s:>8.0f} s")

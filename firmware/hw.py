@@ -44,6 +44,28 @@ class Switch:
         self._pin.value(self._active if on else 1 - self._active)
 
 
+class Silent:
+    """A chip that did not answer at start-up. Every reading raises OSError, so the
+    sampler latches its sensor fault and protection keeps the paths safe; the board
+    still boots and talks to the host. Rewire and reset to bring the chip back."""
+
+    def __init__(self, err):
+        self.err = err  # the start-up OSError, raised again on each reading
+
+    def _fail(self, *args):
+        raise self.err
+
+    bus_voltage_uv = current_ua = charge_delta_uams = pressure_pa = _fail
+
+
+def _start(make, *args, **kw):
+    """``make(*args, **kw)``: a driver, or a Silent stand-in when its chip does not answer."""
+    try:
+        return make(*args, **kw)
+    except OSError as err:
+        return Silent(err)
+
+
 def build(board):
     """A Hardware object for ``board`` (the board.py module)."""
     from drivers.ina226 import INA226
@@ -65,12 +87,12 @@ def build(board):
     clock = machine.SimClock() if simulated else BoardClock()  # pyright: ignore[reportAttributeAccessIssue]
     caps = 0
     if board.MONITOR == "ina228":
-        monitor = INA228(i2c, board.MONITOR_ADDR, board.SHUNT_UOHM, board.MAX_CURRENT_UA)
+        monitor = _start(INA228, i2c, board.MONITOR_ADDR, board.SHUNT_UOHM, board.MAX_CURRENT_UA)
         caps |= 1  # wire.CAP_CHARGE_ACCUMULATOR
     else:
-        monitor = INA226(i2c, board.MONITOR_ADDR, board.SHUNT_UOHM, board.MAX_CURRENT_UA)
-    loadcell = NAU7802(
-        i2c, board.LOADCELL_ADDR, board.LOADCELL_COUNTS_PER_N, board.LOADCELL_GAIN,
+        monitor = _start(INA226, i2c, board.MONITOR_ADDR, board.SHUNT_UOHM, board.MAX_CURRENT_UA)
+    loadcell = _start(
+        NAU7802, i2c, board.LOADCELL_ADDR, board.LOADCELL_COUNTS_PER_N, board.LOADCELL_GAIN,
         board.LOADCELL_SPS, sleep_ms=clock.sleep_ms,
     )  # fmt: skip
     thermistor = NTC(

@@ -240,7 +240,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     def sink(kind: str, payload: dict[str, Any]) -> None:
         if args.json:
-            print(json.dumps({"kind": kind, **{k: _jsonable(v) for k, v in payload.items()}}),
+            # "frame": telemetry, estimate or event; an event's own kind stays "kind"
+            print(json.dumps({"frame": kind, **{k: _jsonable(v) for k, v in payload.items()}}),
                   flush=True)  # fmt: skip
         else:
             print(format_frame(kind, payload), flush=True)

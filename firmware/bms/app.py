@@ -300,10 +300,12 @@ class App:
         if code == wire.CMD_REBOOT:
             self.protection.enter_maintenance()
             self.stop = STOP_REBOOT
+            self.link.closed = True  # after this command's ACK
             return 0
         if code == wire.CMD_ENTER_MAINTENANCE:
             self.protection.enter_maintenance()
             self.stop = STOP_MAINTENANCE
+            self.link.closed = True  # after this command's ACK
             return 0
         if code == wire.CMD_SEND_ESTIMATE:
             self.link.send_estimate(self.sample.t_s, self.estimator)

@@ -45,6 +45,9 @@ class Link:
         # Where LOG_DATA records go in the frame buffer; made once (slicing allocates).
         self._page = memoryview(self.enc.raw)[_HS + wire.LOG_DATA_SIZE :]
         self.session = False
+        # Set once the console is handed over (reboot, maintenance): nothing more is
+        # read or answered, so no host mistakes a board about to reset for a live one.
+        self.closed = False
         self.requests = 0  # frames dispatched
         self.nacks = 0
         self._log_next = 0  # pending LOG_READ: next seq, records left, request seq
@@ -60,6 +63,8 @@ class Link:
         rx = self.rx
         dec = self.dec
         total = 0
+        if self.closed:
+            return 0
         while total < budget:
             waiting = port.any()
             if waiting <= 0:
@@ -73,6 +78,8 @@ class Link:
                 pos = dec.feed(rx, pos, n)
                 if dec.ready:
                     self._dispatch()
+                    if self.closed:
+                        return total
         if self._log_left > 0:
             self._send_log_page()
         return total

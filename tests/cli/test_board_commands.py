@@ -119,7 +119,7 @@ def test_monitor_is_bounded_by_count_and_speaks_json(cpy_board):
     run = run_afbms("monitor", "--count", "3", "--json", "--port", cpy_board.port)
     assert run.code == 0, run.err
     lines = [json.loads(line) for line in run.out.splitlines()]
-    assert len(lines) == 3 and all(line["kind"] == "telemetry" for line in lines)
+    assert len(lines) == 3 and all(line["frame"] == "telemetry" for line in lines)
     assert all(isinstance(line["voltage_uv"], int) for line in lines)
 
 

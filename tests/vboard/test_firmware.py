@@ -166,3 +166,23 @@ def test_config_set_is_acknowledged(make_board, firmware_flash, device_of):
     dev.hello()
     status, value = dev.config_set(ConfigKey.TELEMETRY_PERIOD_MS, 2000)
     assert (status, value) == (ConfigStatus.OK, 2000)
+
+
+@pytest.mark.parametrize(
+    ("fault", "bit"),
+    [("FAULT_MONITOR_NACK", Fault.SENSOR_CURRENT), ("FAULT_LOADCELL_NACK", Fault.SENSOR_PRESSURE)],
+)
+def test_a_chip_silent_at_power_on_is_a_latched_sensor_fault(
+    make_board, firmware_flash, device_of, vm, fault, bit
+):
+    from afbms.vboard import plant as vplant
+
+    vb = make_board(firmware_flash, vm=vm, power=False)
+    with vb.lock:
+        assert vb.plant.sim_control(SimAction.INJECT_FAULT, getattr(vplant, fault)) == 0
+    vb.power_on()
+    dev = device_of(vb)
+    dev.hello()  # the board boots and talks although a chip does not answer
+    frames = telemetry(dev, 10.0, until=lambda p: p["faults"] & bit)
+    assert frames[-1]["faults"] & bit and frames[-1]["state"] == State.FAULT
+    assert not vb.plant.charge_enabled and not vb.plant.discharge_enabled

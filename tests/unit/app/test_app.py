@@ -12,12 +12,13 @@ from afbms.protocol.enums import (
     ErrorCode,
     EventKind,
     Fault,
+    FrameFlag,
     LogKind,
     MsgType,
     State,
 )
 from bms import wire
-from bms.app import STOP_MAINTENANCE, STOP_STEPS
+from bms.app import STOP_MAINTENANCE, STOP_REBOOT, STOP_STEPS
 from tests.unit.app.apprig import HEALTHY, AppRig
 
 
@@ -169,6 +170,19 @@ def test_maintenance_stops_the_loop_with_outputs_safe(rig):
     assert stop == STOP_MAINTENANCE
     assert rig.outputs == (False, False) and rig.state == State.MAINTENANCE
     assert MsgType.ACK in [f.msg_type for f in rig.frames()]
+
+
+@pytest.mark.parametrize(
+    ("command", "stop"),
+    [(Command.REBOOT, STOP_REBOOT), (Command.ENTER_MAINTENANCE, STOP_MAINTENANCE)],
+)
+def test_nothing_is_answered_after_the_console_is_handed_over(rig, command, stop):
+    # A request right behind REBOOT must not be answered by a board about to reset.
+    rig.host_send(MsgType.COMMAND, {"command": command, "arg": 0})
+    rig.host_send(MsgType.LOG_INFO_REQ)
+    assert rig.app.run(max_steps=50) == stop
+    answers = [f.msg_type for f in rig.frames() if f.flags & FrameFlag.RESPONSE]
+    assert answers == [MsgType.ACK]
 
 
 def test_protection_trips_while_a_host_floods_requests(rig):

@@ -149,6 +149,8 @@ def test_fuzz_real_application(tmp_path):
         rig.app.link.poll(budget=4096)
         rig.board.port.take_tx()
         rig.app.stop = 0  # a valid REBOOT/MAINTENANCE would stop the loop: keep fuzzing
+        rig.app.link.closed = False  # ... and hand the console over
+        rig.board.port.rx_pos = rig.board.port.rx_len  # what a closed link left unread
         if app_snapshot(rig.app) != before:
             assert any(f.msg_type in STATE_CHANGING for f in reference), reference
             changed_by_valid += 1

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             _details(r.details)
         if "flash" in parts:
             r = interrupted_flashes(work, count=args.flashes, seed=args.seed, progress=_progress)
-            print("afbms flash cut at random instants (0.05..2 s in)")
+            print("afbms flash cut at random instants (0.02..0.8 s in)")
             print(f"  interrupted flashes           {r.cut_mid_flash:>8}  "
                   f"(power cuts: {r.flashes_cut}; the rest after the flash)")  # fmt: skip
             print(f"  unbootable boards             {r.unbootable:>8}  "

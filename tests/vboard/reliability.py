@@ -608,8 +608,8 @@ class FlashCutResult:
 def interrupted_flashes(
     work: Path, count: int = 50, seed: int = 50, progress: Progress = _quiet
 ) -> FlashCutResult:
-    """``afbms flash`` cut at random instants (0.05..2 s in; a full flash takes about
-    2 s) until ``count`` cuts have landed mid-flash, as in
+    """``afbms flash`` cut at random instants (0.02..0.8 s in; a full flash onto the
+    virtual board takes well under a second) until ``count`` cuts have landed mid-flash, as in
     tests/flash/test_flash.py::test_fifty_power_cuts_during_flash: after each, the board
     must boot an image and answer HELLO; at the end a flash must complete."""
     from afbms.flash import flash
@@ -628,7 +628,7 @@ def interrupted_flashes(
         i = 0
         while result.cut_mid_flash < count and i < 3 * count:
             i += 1
-            result.cut_mid_flash += cut_during_flash(board, rng.uniform(0.05, 2.0))
+            result.cut_mid_flash += cut_during_flash(board, rng.uniform(0.02, 0.8))
             result.flashes_cut += 1
             try:
                 hello(board.port, timeout=30)

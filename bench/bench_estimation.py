@@ -44,10 +44,12 @@ CYCLES = {"jeon_t1_agc_ioncomplex_ncm712": 760, "tang_neudecker_lco_lipon_cu": 7
 
 def run_preset(args: tuple[str, int, int, int]) -> dict:
     key, cycles, period_ms, plant_dt_ms = args
+    # the firmware closes cycle n at the first charging sample after its discharge:
+    # one more protocol cycle, stopped once n have closed
     sc = from_dict({
         "name": f"bench_{key}", "preset": key, "seed": 101, "sample_period_ms": period_ms,
-        "plant_dt_ms": plant_dt_ms, "protocol": {"cycles": cycles},
-        "sensors": {"errors": "realistic"},
+        "plant_dt_ms": plant_dt_ms, "protocol": {"cycles": cycles + 1},
+        "stop_after_cycles": cycles, "sensors": {"errors": "realistic"},
     })  # fmt: skip
 
     def dead(runner) -> bool:

@@ -39,9 +39,17 @@ What an anode-free cell allows to be measured, and how it is used:
 * Thickness: plated metal now and dead metal, dense equivalent (nm), from
   charge x (4850 or 8800 nm per mAh/cm², the config's METAL) / area.
 * End of life: a least-squares line through the recent knee inventories (ppm
-  vs cycle; half the cycles so far, 8 to EOL_FIT_CYCLES of them, each
-  re-corrected with the newest offset estimate), its crossing of
-  EOL_RETENTION, and a 1-sigma from the residuals (inverse-prediction error).
+  vs cycle; over half the cycles so far, at least 8, at most EOL_FIT_CYCLES
+  points: every knee at first; when half the life outgrows the 64-point
+  history, every 2nd, 4th, ... knee, so the window keeps its span; each
+  re-corrected with the newest offset estimate: it moved the inventory by
+  offset change x the time its charges were counted over). The loss of a
+  cycle is a fraction of the metal plated in it, which shrinks with the
+  inventory, so the decline is geometric: the line's slope at its centre gives
+  the fraction lost per cycle and the projection to EOL_RETENTION is
+  exponential (ln by its atanh series). cycles_to_eol counts to the first
+  cycle at or below the threshold; 1-sigma from the residuals
+  (inverse-prediction error of the line).
 * Cycles: a cycle closes at the first charging sample after a discharge of
   >= 1 % of CAPACITY (as the plant and cyclers count). CE = out / in of the
   cycle (reported for every cycle, rolled into the baseline only for full
@@ -81,10 +89,34 @@ _OFF_MIN_N = const(4)  # samples a stretch needs to count
 _OFF_W = const(4096)  # weight cap of the running offset (samples): it can drift
 _CHUNK_MS = const(60000)
 _LAMBDA_MAX = const(50000)  # ppm: loss per plated µAh, clamp (keeps products small)
-_HIST = const(64)  # EOL history capacity (cycles)
+_HIST = const(64)  # EOL history capacity (points: knees, thinned as the life grows)
+_LN_Q = const(15)  # fraction bits of the logarithm in the end-of-life projection
 _SEG_REST = const(0)
 _SEG_CHARGE = const(1)
 _SEG_DIS = const(2)
+
+
+def _ln_ratio_q(a, b):
+    """ln(a / b) x 2**_LN_Q for 0 < a, b < 2**22 (ppm): 2 atanh(z), z = (a - b) / (a + b),
+    by its odd series to the last nonzero term. z < 1 in Q15: every product stays a
+    small int (nothing allocated)."""
+    if a <= 0 or b <= 0:
+        return 0
+    if a < b:
+        return -_ln_ratio_q(b, a)  # the series on z >= 0: floor division rounds alike
+    d = (a + b) >> (_LN_Q - 8)
+    if d <= 0:
+        return 0
+    z = ((a - b) << 8) // d  # (a - b) < 2**22: << 8 < 2**30
+    z2 = (z * z) >> _LN_Q
+    p = z
+    acc = 0
+    k = 1
+    while p != 0 and k < 400:  # |z| < 1; converges within ~30 terms for a / b in 0.1..10
+        acc += p // k
+        p = (p * z2) >> _LN_Q
+        k += 2
+    return 2 * acc
 
 
 def _isqrt(n):
@@ -255,8 +287,11 @@ class Estimator:
         self._slip_pending = 0
         self._slip_new = False
         self._knee_exp_s = 0  # s over which the last knee's charges were counted
+        self._knee_off = 0  # the offset (nA) the last knee's inventory was computed with
         self._hn = 0  # EOL history entries
         self._hi = 0  # next slot
+        self._h_stride = 1  # knees per history point (doubles when the history is thinned)
+        self._h_skip = 0  # knees to skip before the next point
 
     # ------------------------------------------------------------ per sample
 
@@ -377,8 +412,10 @@ class Estimator:
                         self._rs_n = n + 1
             du = 0
             dr = 0
-            if not self._p0_set and not self._charged and not (
-                s.errors & wire.FAULT_SENSOR_PRESSURE
+            if (
+                not self._p0_set
+                and not self._charged
+                and not (s.errors & wire.FAULT_SENSOR_PRESSURE)
             ):
                 self._p0 = s.pressure_pa
                 self._p0_set = True
@@ -533,6 +570,7 @@ class Estimator:
             # since the start, so stranded is clamped to [0, half the measured loss].
             inv_uams = r + qd
             self._knee_exp_s = self._top1_s + self._el_s - self._top_s
+            self._knee_off = self.offset_na
             cap_uams = cap * _UAMS
             bal = self._corrected_uams(
                 self._start_uah, self._start_rem, 0, 0,
@@ -547,8 +585,11 @@ class Estimator:
             if self.stiffness_pa_per_um <= 0 and self._p0_set and qc1 > 0:
                 self._learn_stiffness(qc1)
         else:
-            # No top seen since reset: the charge balance since the start is all there is.
+            # No top seen since reset: the charge balance since the start is all there is
+            # (corrected as it was counted, not re-correctable later).
             inv_uams = cap * _UAMS - (self.q_uah * _UAMS + self._q_rem)
+            self._knee_exp_s = 0
+            self._knee_off = self.offset_na
         if inv_uams < 0:
             inv_uams = 0
         inv = (inv_uams + _UAMS // 2) // _UAMS
@@ -644,15 +685,10 @@ class Estimator:
         self.cycle_count += 1
         self.cycle_done = True
         if self._cyc_knee:
-            h = self._hist
-            j = 4 * self._hi
-            h[j] = self.cycle_count
-            h[j + 1] = self.inventory_ppm
-            h[j + 2] = self.offset_na
-            h[j + 3] = self._knee_exp_s
-            self._hi = (self._hi + 1) % _HIST
-            if self._hn < _HIST:
-                self._hn += 1
+            if self._h_skip > 0:
+                self._h_skip -= 1
+            else:
+                self._record_knee()
             self._fit_eol()
         self._cin_uah = 0
         self._cin_rem = 0
@@ -661,23 +697,70 @@ class Estimator:
         self._cyc_top = False
         self._cyc_knee = False
 
+    def _window(self):
+        """The end-of-life fit's window in cycles: half the cycles so far, at least 8:
+        a long life is fitted over many cycles (its slope is small against the noise),
+        a short one over its recent bend."""
+        w = self.cycle_count // 2
+        return w if w > 8 else 8
+
+    def _record_knee(self):
+        h = self._hist
+        if self._hn == _HIST and h[4 * self._hi] > self.cycle_count - self._window():
+            self._thin_history()
+        j = 4 * self._hi
+        h[j] = self.cycle_count
+        h[j + 1] = self.inventory_ppm
+        # the knee's own offset: the rest after the knee has refined it since
+        h[j + 2] = self._knee_off
+        h[j + 3] = self._knee_exp_s
+        self._hi = (self._hi + 1) % _HIST
+        if self._hn < _HIST:
+            self._hn += 1
+        self._h_skip = self._h_stride - 1
+
+    def _thin_history(self):
+        """The full history would lose a point still inside the window: keep every
+        other point (oldest first, in order from slot 0) and record every other knee
+        from now on, so the history spans twice the cycles."""
+        h = self._hist
+        hx = self._hx
+        hy = self._hy
+        half = _HIST // 2
+        j = self._hi  # full: the oldest
+        for k in range(half):
+            b = 4 * j
+            hx[k] = h[b]
+            hx[half + k] = h[b + 1]
+            hy[k] = h[b + 2]
+            hy[half + k] = h[b + 3]
+            j = (j + 2) % _HIST
+        for k in range(half):
+            b = 4 * k
+            h[b] = hx[k]
+            h[b + 1] = hx[half + k]
+            h[b + 2] = hy[k]
+            h[b + 3] = hy[half + k]
+        self._hn = half
+        self._hi = half
+        self._h_stride *= 2
+
     def _fit_eol(self):
-        """Least-squares line through the last eol_fit_cycles knee inventories, each
-        re-corrected for what the offset estimate learned since (an inventory moves by
-        offset change x the time its charges were counted over)."""
-        # window: half the cycles so far (at least 8), at most EOL_FIT_CYCLES: a long
-        # life is fitted over many cycles (its slope is small against the noise), a
-        # short one over its recent bend
-        n = self.cycle_count // 2
-        if n < 8:
-            n = 8
-        if n > self.eol_fit_cycles:
-            n = self.eol_fit_cycles
-        if n > self._hn:
-            n = self._hn
+        """Least-squares line through the knee inventories of the window (at most
+        eol_fit_cycles points), each re-corrected for what the offset estimate learned
+        since (an inventory moves by offset change x the time its charges were counted
+        over)."""
+        first = self.cycle_count - self._window()
+        h = self._hist
+        n = 0
+        j = self._hi
+        while n < self._hn and n < self.eol_fit_cycles:
+            j = (j - 1) % _HIST
+            if h[4 * j] <= first:
+                break
+            n += 1
         if n < 3:
             return
-        h = self._hist
         hx = self._hx
         hy = self._hy
         off = self.offset_na
@@ -704,12 +787,15 @@ class Estimator:
             self.cycles_to_eol = -1
             self.eol_sigma = -1
             return
-        # y = ybar + b (x - xbar), b = sxy / sxx (ppm per cycle)
-        # x_eol = xbar + (eol - ybar) / b
+        # y = ybar + b (x - xbar), b = sxy / sxx (ppm per cycle); geometric decline with
+        # the fraction b / ybar per cycle: x_eol = xbar + ybar ln(ybar / eol) / -b
         eol = self.eol_retention_ppm
-        x_eol_n = sx + (n * eol - sy) * sxx // sxy  # n x x_eol
+        ybar = sy // n
+        ln_q = _ln_ratio_q(ybar if ybar > 0 else 1, eol)  # ln(ybar / eol) x 2**_LN_Q
+        x_eol_n = sx + ((sy * ln_q * sxx) >> _LN_Q) // -sxy  # n x x_eol
         now = self.cycle_count
-        left = (x_eol_n - n * now) // n
+        # the first whole cycle at or below the threshold: ceil(x_eol)
+        left = -((-x_eol_n) // n) - now
         self.cycles_to_eol = left if left > 0 else 0
         # residuals: sum (dy - b dx)^2 / n^2
         ss = 0

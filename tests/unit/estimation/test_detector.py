@@ -206,6 +206,7 @@ def test_charge_beyond_the_last_top_is_an_overrun():
     tr = Trace(cell)
     rig = Rig()
     warm(tr, rig, 3)
+
     # a leak during the charge: the cathode gets metal back, so more charge goes in
     def leak(tr_, s):
         if tr_.i_true > 0:

@@ -76,7 +76,7 @@ class PlantSwitch:
 # ---------------------------------------------------------------- set-up helpers
 
 
-def _protocol(sc: Scenario, plant_params) -> list:
+def scenario_protocol(sc: Scenario, plant_params) -> list:
     p = sc.protocol
     cycles = int(p.get("cycles", 10_000))
     if "steps" in p:
@@ -107,7 +107,7 @@ def _protocol(sc: Scenario, plant_params) -> list:
     )  # fmt: skip
 
 
-def _sensor_errors(sc: Scenario) -> SensorErrors:
+def scenario_sensor_errors(sc: Scenario) -> SensorErrors:
     base = sc.sensors.get("errors", "realistic")
     se = SensorErrors.realistic(sc.seed) if base == "realistic" else SensorErrors.none()
     for ch in ("current", "voltage", "pressure", "temperature"):
@@ -228,11 +228,11 @@ class Runner:
         plant_dt = sc.plant_dt_ms if sc.plant_dt_ms is not None else sc.sample_period_ms
         self.plant = Plant(
             sc.preset, protocol=None, cycles=1, seed=sc.seed,
-            sensor_errors=_sensor_errors(sc), dt_max_ms=plant_dt,
+            sensor_errors=scenario_sensor_errors(sc), dt_max_ms=plant_dt,
         )  # fmt: skip
         if sc.ambient_c is not None:
             self.plant.set_ambient(sc.ambient_c)
-        self.plant.set_protocol(_protocol(sc, self.plant.params))
+        self.plant.set_protocol(scenario_protocol(sc, self.plant.params))
         self._tmp = None
         self._t_ms = 0
         self._target = 0

@@ -28,7 +28,13 @@ from afbms.boards.sim import board as SIM
 from afbms.device import Device, Refused
 from afbms.plant.world import Plant
 from afbms.protocol.enums import Command, ConfigKey, ConfigStatus, EventKind, Fault, MsgType
-from afbms.scenario.runner import Result, _protocol, _sensor_errors, check, preset_config
+from afbms.scenario.runner import (
+    Result,
+    check,
+    preset_config,
+    scenario_protocol,
+    scenario_sensor_errors,
+)
 from afbms.scenario.spec import Scenario, ScenarioError
 
 EPOCH_S = 800_000_000  # device time at plant time 0 (s since 2000; as the CPython runner)
@@ -53,10 +59,10 @@ class ScenarioPlant:
         self.scenario = sc
         dt_ms = sc.plant_dt_ms if sc.plant_dt_ms is not None else sc.sample_period_ms
         world = Plant(sc.preset, protocol=None, cycles=1, seed=sc.seed,
-                      sensor_errors=_sensor_errors(sc), dt_max_ms=dt_ms)  # fmt: skip
+                      sensor_errors=scenario_sensor_errors(sc), dt_max_ms=dt_ms)  # fmt: skip
         if sc.ambient_c is not None:
             world.set_ambient(sc.ambient_c)
-        world.set_protocol(_protocol(sc, world.params))
+        world.set_protocol(scenario_protocol(sc, world.params))
         self.world = world
         self.config: dict[int, int] = preset_config(world, sc)
         self._release_uv = self.config[ConfigKey.V_MIN_UV] + 100_000

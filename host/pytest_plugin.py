@@ -225,6 +225,10 @@ def _precharged_plant(preset: str) -> Any:
     return plant
 
 
+# The session's virtual board, while it runs (alive on purpose until the session ends).
+SESSION_VBOARD = pytest.StashKey[Any]()
+
+
 @pytest.fixture(scope="session")
 def afbms_target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -246,6 +250,7 @@ def afbms_target(
     flash_dir = tmp_path_factory.mktemp("afbms-hil") / "flash"
     deploy_firmware(flash_dir, compiled=True)
     vb = VirtualBoard(flash_dir, plant=_precharged_plant(opts.preset), speed=opts.speed)
+    request.config.stash[SESSION_VBOARD] = vb  # lets leak checks tell it from a leaked board
     try:
         vb.start()
         yield BoardTarget(vb.port, "sim", vb)

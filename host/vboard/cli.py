@@ -159,7 +159,9 @@ def run_sim(args: argparse.Namespace) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # Both explicitly: a shell starting us in the background sets SIGINT to "ignore",
+    # and Python then installs no KeyboardInterrupt handler of its own.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     epoch = EPOCH_S if scenario is not None else None
     speed = args.speed
     vb = VirtualBoard(flash, vm=args.vm, speed=1.0 if scenario else speed, baud=args.baud,
@@ -210,4 +212,5 @@ def run_sim(args: argparse.Namespace) -> int:
         return 0
     finally:
         vb.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

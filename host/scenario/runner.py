@@ -30,7 +30,8 @@ from afbms.plant.world import (
 from afbms.protocol.enums import ConfigKey, EventKind, Fault, MsgType
 from afbms.protocol.frame import FrameReader
 from afbms.scenario import _fw  # noqa: F401  (firmware modules importable as on the board)
-from afbms.scenario.spec import FaultSpec, Scenario, ScenarioError
+from afbms.scenario.faults import FaultSchedule
+from afbms.scenario.spec import Scenario, ScenarioError
 from bms import wire
 from bms.app import App, Hardware
 from bms.clock import VirtualClock
@@ -269,9 +270,7 @@ class Runner:
         self.app = App(self.hw)
         self.reader = FrameReader()
         self.result = Result(sc)
-        self._pending = list(sc.faults)
-        self._onset_ms: dict[int, float] = {}
-        self._clear_ms: dict[int, float] = {}
+        self.faults = FaultSchedule(sc.faults)
         self._short_seen_sample: int | None = None
         self._truth_cycle = 0
 
@@ -282,59 +281,13 @@ class Runner:
 
     # -- faults -----------------------------------------------------------------------
 
-    def _resolve_onsets(self) -> None:
-        cyc = self.plant.cycler
-        for idx, f in enumerate(self.sc.faults):
-            if idx in self._onset_ms:
-                continue
-            if f.at_s is not None:
-                self._onset_ms[idx] = f.at_s * 1000.0
-            elif f.at_cycle is not None and not cyc.done:
-                if cyc.loop_cycle == f.at_cycle and cyc.step_name() == f.at_step:
-                    rec = cyc.records[-1] if cyc.records else None
-                    start = rec.start_s if rec is not None else self.plant.cell.time_s
-                    self._onset_ms[idx] = (start + f.after_s) * 1000.0
-                elif cyc.loop_cycle > f.at_cycle:
-                    self._onset_ms[idx] = self._t_ms  # passed without the step: now
-
-    def _next_fault_time(self) -> float:
-        t = float("inf")
-        for idx, f in enumerate(self.sc.faults):
-            if f in self._pending and idx in self._onset_ms:
-                t = min(t, self._onset_ms[idx])
-            if idx in self._clear_ms:
-                t = min(t, self._clear_ms[idx])
-        return t
-
     def _fire_due(self) -> None:
-        for idx, f in enumerate(self.sc.faults):
-            if f in self._pending and idx in self._onset_ms and self._onset_ms[idx] <= self._t_ms:
-                self._inject(idx, f)
-            if idx in self._clear_ms and self._clear_ms[idx] <= self._t_ms:
-                self.plant.clear(f.kind)
-                del self._clear_ms[idx]
-                t_s = self._t_ms / 1000.0
-                self.result.onsets.append(
-                    {"kind": f.kind, "action": "clear", "t_s": t_s, "sample": self.app.steps}
-                )
-
-    def _inject(self, idx: int, f: FaultSpec) -> None:
-        self._pending.remove(f)
-        mag = f.magnitude
-        if f.drop_mv is not None and f.kind.startswith("soft_short"):
-            mag = self.plant.soft_short_ohms_for_drop(f.drop_mv / 1000.0)
-        self.plant.inject(f.kind, mag, **f.params)
-        if f.clear_after_s is not None:
-            self._clear_ms[idx] = self._t_ms + f.clear_after_s * 1000.0
-        truth = self.plant.truth()
         # A sample due at this very instant still sees the world before the fault (no
         # time has passed): it counts as taken before the onset.
         before = self.app.steps + (1 if self._t_ms >= self._target else 0)
-        self.result.onsets.append({
-            "kind": f.kind, "action": "inject", "t_s": self._t_ms / 1000.0, "magnitude": mag,
-            "sample": before, "cycle": truth["cycle"], "step": truth["step"],
-            "voltage_v": truth["voltage_v"],
-        })  # fmt: skip
+        for onset in self.faults.fire_due(self.plant, self._t_ms):
+            onset["sample"] = before if onset["action"] == "inject" else self.app.steps
+            self.result.onsets.append(onset)
 
     # -- stepping ---------------------------------------------------------------------
 
@@ -342,21 +295,20 @@ class Runner:
         target = self._t_ms + ms
         self._target = target
         plant = self.plant
+        faults = self.faults
         while self._t_ms < target:
-            if self._pending:
-                self._resolve_onsets()
+            faults.resolve(plant, self._t_ms)
             nxt = target
-            if self._pending or self._clear_ms:
-                nxt = min(target, self._next_fault_time())
+            if faults.active:
+                nxt = min(target, faults.next_ms())
             chunk = int(max(1, round(nxt - self._t_ms))) if nxt > self._t_ms else 0
             if chunk > target - self._t_ms:
                 chunk = target - self._t_ms
             if chunk > 0:
                 plant.step(chunk)
                 self._t_ms += chunk
-            if self._pending or self._clear_ms:
-                if self._pending:
-                    self._resolve_onsets()
+            if faults.active:
+                faults.resolve(plant, self._t_ms)
                 self._fire_due()
         self.clock.advance(ms)
 
@@ -443,7 +395,7 @@ class Runner:
                     break
                 if stop is not None and est.cycle_done and stop(self):
                     break
-                if plant.cycler.done and not self._pending and not self._clear_ms:
+                if plant.cycler.done and not self.faults.active:
                     break
                 if progress is not None and app.steps % 5000 == 0:
                     now = time.perf_counter()

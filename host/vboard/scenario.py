@@ -28,6 +28,7 @@ from afbms.boards.sim import board as SIM
 from afbms.device import Device, Refused
 from afbms.plant.world import Plant
 from afbms.protocol.enums import Command, ConfigKey, ConfigStatus, EventKind, Fault, MsgType
+from afbms.scenario.faults import FaultSchedule
 from afbms.scenario.runner import (
     Result,
     check,
@@ -71,9 +72,7 @@ class ScenarioPlant:
         if self.formation:
             world.set_enables(True, True)  # see spec.py: formation_override
         self.formation_end_s: float | None = None
-        self._onset_ms: dict[int, float] = {}
-        self._clear_ms: dict[int, float] = {}
-        self._pending = list(range(len(sc.faults)))
+        self._faults = FaultSchedule(sc.faults)
         self.onsets: list[dict[str, Any]] = []  # as Result.onsets, "sample" filled later
         self.cycle_starts_s: list[float] = []
         self.short_seen_ms: float | None = None
@@ -119,9 +118,9 @@ class ScenarioPlant:
         target = world.now_ms() + int(ms)
         while world.now_ms() < target:
             now = world.now_ms()
-            self._resolve_onsets(now)
-            self._fire_due(now)
-            chunk = min(target, self._next_fault_ms()) - now
+            self._faults.resolve(world, now)
+            self.onsets += self._faults.fire_due(world, now)
+            chunk = min(target, self._faults.next_ms()) - now
             chunk = max(1, int(chunk))
             world.step(min(chunk, target - now))
             self._after_step()
@@ -142,7 +141,7 @@ class ScenarioPlant:
 
     @property
     def pending_faults(self) -> bool:
-        return bool(self._pending or self._clear_ms)
+        return self._faults.active
 
     def _keep_truth(self) -> None:
         tr = self.world.truth()
@@ -164,54 +163,6 @@ class ScenarioPlant:
             self.cycle_starts_s.append(now / 1000.0)
         if now - self._truth[-1][0] >= TRUTH_EVERY_MS:
             self._keep_truth()
-
-    # ------------------------------------------------------------ faults
-
-    def _resolve_onsets(self, now: float) -> None:
-        cyc = self.world.cycler
-        for idx in self._pending:
-            if idx in self._onset_ms:
-                continue
-            f = self.scenario.faults[idx]
-            if f.at_s is not None:
-                self._onset_ms[idx] = f.at_s * 1000.0
-            elif f.at_cycle is not None and not cyc.done:
-                if cyc.loop_cycle == f.at_cycle and cyc.step_name() == f.at_step:
-                    rec = cyc.records[-1] if cyc.records else None
-                    start_s = rec.start_s if rec is not None else self.world.cell.time_s
-                    self._onset_ms[idx] = (start_s + f.after_s) * 1000.0
-                elif cyc.loop_cycle > f.at_cycle:
-                    self._onset_ms[idx] = now  # the cycle passed without that step: now
-
-    def _next_fault_ms(self) -> float:
-        times = [self._onset_ms[i] for i in self._pending if i in self._onset_ms]
-        times += self._clear_ms.values()
-        return min(times, default=float("inf"))
-
-    def _fire_due(self, now: float) -> None:
-        world = self.world
-        for idx in list(self._pending):
-            if idx in self._onset_ms and self._onset_ms[idx] <= now:
-                self._pending.remove(idx)
-                f = self.scenario.faults[idx]
-                magnitude = f.magnitude
-                if f.drop_mv is not None and f.kind.startswith("soft_short"):
-                    magnitude = world.soft_short_ohms_for_drop(f.drop_mv / 1000.0)
-                world.inject(f.kind, magnitude, **f.params)
-                if f.clear_after_s is not None:
-                    self._clear_ms[idx] = now + f.clear_after_s * 1000.0
-                tr = world.truth()
-                self.onsets.append({
-                    "kind": f.kind, "action": "inject", "t_s": now / 1000.0,
-                    "magnitude": magnitude, "cycle": tr["cycle"], "step": tr["step"],
-                    "voltage_v": tr["voltage_v"],
-                })  # fmt: skip
-        for idx, t in list(self._clear_ms.items()):
-            if t <= now:
-                kind = self.scenario.faults[idx].kind
-                world.clear(kind)
-                del self._clear_ms[idx]
-                self.onsets.append({"kind": kind, "action": "clear", "t_s": now / 1000.0})
 
 
 # ---------------------------------------------------------------- on the board

@@ -44,9 +44,9 @@ def readout(
     if device.info is None:
         device.hello()
     assert device.info is not None
-    dev = device.info["device_id"].hex()
-    board = device.info["board"]
-    store.register_device(dev, board)
+    pages = _PageWriter(device, store, device.info["device_id"].hex(), device.info["board"])
+    dev = pages.dev
+    store.register_device(dev, pages.board)
     log = device.log_info()
     first, end = log["first_seq"], log["next_seq"]
     start = store.resume_point(dev)
@@ -56,54 +56,49 @@ def readout(
         lost += first - start
         start = first
     total = max(end - start, 0)
-    stats = FastStats()
-    counts = [0, 0]  # received, new
-    holes: list[tuple[int, int]] = []
 
     def on_progress(done: int) -> None:
         if progress is not None:
             progress(min(done, total), total)
 
-    if total:
-        holes = _read_range(device, store, dev, board, start, total, stats, counts, on_progress)
+    holes = pages.read(start, total, on_progress) if total else []
     for _ in range(retries):
         if not holes:
             break
-        again: list[tuple[int, int]] = []
-        for a, b in holes:
-            again += _read_range(device, store, dev, board, a, b - a + 1, stats, counts, None)
-        holes = again
+        holes = [hole for a, b in holes for hole in pages.read(a, b - a + 1)]
     for a, b in holes:  # skipped on every request: gone from the device
         store.mark_lost(dev, a, b, "not on the device")
         lost += b - a + 1
     if total:
         on_progress(total)
-    return ReadoutResult(dev, start, end, counts[0], counts[1], lost, stats.bad_records)
+    return ReadoutResult(dev, start, end, pages.received, pages.new, lost,
+                         pages.stats.bad_records)  # fmt: skip
 
 
-def _read_range(
-    device: Device,
-    store: Store,
-    dev: str,
-    board: str,
-    start: int,
-    count: int,
-    stats: FastStats,
-    counts: list[int],
-    on_progress: Callable[[int], None] | None,
-) -> list[tuple[int, int]]:
-    """One LOG_READ of ``count`` records from ``start``, each page stored in its own
-    transaction; returns the holes (inclusive seq ranges) the pages skipped."""
-    holes = []
-    expected = start
-    for page in device.read_log(start, count, stats=stats):
-        if len(page):
-            seq0 = int(page["seq"][0])
-            if seq0 > expected:
-                holes.append((expected, min(seq0, start + count) - 1))
-            expected = max(expected, int(page["seq"][-1]) + 1)
-        counts[1] += store.add_page(dev, page, board=board)
-        counts[0] += len(page)
-        if on_progress is not None:
-            on_progress(expected - start)
-    return holes
+class _PageWriter:
+    """LOG_READ requests whose pages go into the store, one transaction each."""
+
+    def __init__(self, device: Device, store: Store, dev: str, board: str) -> None:
+        self.device, self.store, self.dev, self.board = device, store, dev, board
+        self.stats = FastStats()
+        self.received = 0  # records that came in
+        self.new = 0  # of those, not in the store before
+
+    def read(
+        self, start: int, count: int, on_progress: Callable[[int], None] | None = None
+    ) -> list[tuple[int, int]]:
+        """``count`` records from ``start``; returns the holes (inclusive seq ranges)
+        the pages skipped."""
+        holes = []
+        expected = start
+        for page in self.device.read_log(start, count, stats=self.stats):
+            if len(page):
+                seq0 = int(page["seq"][0])
+                if seq0 > expected:
+                    holes.append((expected, min(seq0, start + count) - 1))
+                expected = max(expected, int(page["seq"][-1]) + 1)
+            self.new += self.store.add_page(self.dev, page, board=self.board)
+            self.received += len(page)
+            if on_progress is not None:
+                on_progress(expected - start)
+        return holes

@@ -148,8 +148,8 @@ class BoardTarget:
         return self._hello(device, timeout)
 
     def reboot(self, device: Any) -> dict[str, Any]:
-        """COMMAND REBOOT, then a session with the firmware that booted. The old one may
-        still answer requests in its last poll, so wait for the reset itself first."""
+        """COMMAND REBOOT, then a session with the firmware that booted. The old one
+        answers nothing after its ACK; wait for the reset itself before talking again."""
         from afbms.protocol.enums import Command
 
         vb = self.vboard
@@ -186,8 +186,8 @@ class BoardTarget:
                 time.sleep(0.2)
 
     def _hello(self, device: Any, timeout: float) -> dict[str, Any]:
-        """HELLO, then one request to prove the session: after COMMAND REBOOT the old
-        firmware may still answer a HELLO in its last poll and then reset."""
+        """HELLO, then one request to prove the session (a board still booting may
+        answer neither, or refuse it with NO_SESSION)."""
         from afbms.device import DeviceTimeout, Refused
         from afbms.protocol.enums import ConfigKey, ErrorCode
 
